@@ -1,0 +1,250 @@
+package codec
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/bytedance/sonic"
+)
+
+// Error codes of the {"type":"error"} reply (PROTOCOL.md, "Server ->
+// client", item 6).
+const (
+	CodeBadJSON     = "bad_json"
+	CodeUnknownType = "unknown_type"
+	CodeNotLoggedIn = "not_logged_in"
+	CodeBadName     = "bad_name"
+	CodeBadContent  = "bad_content"
+	CodeTooLong     = "too_long"
+	CodeNoSuchUser  = "no_such_user"
+	CodeRateLimited = "rate_limited"
+)
+
+// MaxNameRunes is the longest name ValidName accepts, in characters.
+const MaxNameRunes = 32
+
+// Reply is an error reply for the client:
+// {"type":"error","code":Code,"reason":Reason}. It is not a protocol
+// violation; the connection stays open.
+type Reply struct {
+	Code   string
+	Reason string
+}
+
+// Error returns the code and reason prefixed with "codec: ".
+func (r *Reply) Error() string { return "codec: " + r.Code + ": " + r.Reason }
+
+// Unwrap returns ErrBadMessage.
+func (r *Reply) Unwrap() error { return ErrBadMessage }
+
+// The replies of this package are preallocated; callers must not modify
+// them.
+var (
+	replyNotObject   = &Reply{CodeBadJSON, "message is not a JSON object"}
+	replyBadJSON     = &Reply{CodeBadJSON, "message is not valid JSON or a field has the wrong type"}
+	replyRoomID      = &Reply{CodeBadJSON, "room_id must be a string or an integer"}
+	replyToUID       = &Reply{CodeBadJSON, "to_uid must be \"all\" or a uid"}
+	replyNoType      = &Reply{CodeUnknownType, "missing type"}
+	replyUnknownType = &Reply{CodeUnknownType, "unknown type"}
+	replyNoSuchUser  = &Reply{CodeNoSuchUser, "to_uid is neither \"all\" nor a uid"}
+	replyBadName     = &Reply{CodeBadName, "name must have 1 to 32 characters"}
+	replyBadContent  = &Reply{CodeBadContent, "content is empty"}
+	replyTooLong     = &Reply{CodeTooLong, "content is too long"}
+)
+
+// Inbound is a decoded client message.
+type Inbound struct {
+	Type    string // "login", "say", "pong", or anything else
+	Name    string // login: raw (unescaped, untrimmed) name
+	RoomID  string // login: "" for the default room; numbers normalised to their decimal string (1 and "1" are the same room)
+	ToAll   bool   // say: to_uid == "all"
+	ToUID   uint64 // say: target uid when !ToAll (uid given as JSON number or decimal string)
+	Content string // say: raw content
+}
+
+// api is the one sonic configuration of the package, chosen for the chat
+// hot path:
+//
+//   - CopyString false (the default): strings without escapes alias the
+//     input instead of being copied, which saves an allocation per field.
+//     Together with decoding from an unsafe string view of the payload,
+//     the strings of an Inbound alias the caller's payload; callers copy
+//     what they keep (strings.Clone), see DecodeInbound.
+//   - ValidateString true: raw control characters in strings are refused
+//     and invalid UTF-8 is rejected, as RFC 8259 and encoding/json do.
+//   - CaseSensitive true: keys must be spelled as in PROTOCOL.md; a
+//     "TYPE" key is an unknown field, not "type" (encoding/json would fold
+//     case; no client of the protocol relies on that).
+//   - NoValidateJSONSkip false (the default): unknown fields are validated
+//     while skipped, so malformed JSON is bad_json wherever it is.
+var api = sonic.Config{
+	ValidateString: true,
+	CaseSensitive:  true,
+}.Froze()
+
+// inboundJSON is the wire shape of a client message. room_id and to_uid
+// take several JSON types and are decoded by hand from their raw bytes.
+type inboundJSON struct {
+	Type    string                 `json:"type"`
+	Name    string                 `json:"name"`
+	RoomID  sonic.NoCopyRawMessage `json:"room_id"`
+	ToUID   sonic.NoCopyRawMessage `json:"to_uid"`
+	Content string                 `json:"content"`
+}
+
+// DecodeInbound decodes payload (one text message) into in. The strings of
+// in may alias payload: they are valid only as long as payload is, and
+// callers copy what they keep (see api for the sonic configuration).
+//
+// On failure it returns a *Reply with the PROTOCOL.md error code: bad_json
+// (not a JSON object, invalid JSON, a field of the wrong type, room_id
+// neither a string nor an integer), unknown_type (missing or unknown
+// "type"; in.Type is still set), no_such_user (a say whose to_uid is
+// neither "all" nor a uid, e.g. "abc", -1, 1.5 or missing). Only the fields
+// of the message's type are interpreted. Names and content are not judged
+// here (see ValidName and ValidContent).
+func DecodeInbound(payload []byte, in *Inbound) error {
+	*in = Inbound{}
+	if !isObject(payload) {
+		return replyNotObject
+	}
+	var v inboundJSON
+	if err := api.UnmarshalFromString(aliasString(payload), &v); err != nil {
+		return replyBadJSON
+	}
+	in.Type, in.Name, in.Content = v.Type, v.Name, v.Content
+	switch v.Type {
+	case "login":
+		return decodeRoomID(v.RoomID, in)
+	case "say":
+		return decodeToUID(v.ToUID, in)
+	case "pong":
+		return nil
+	case "":
+		return replyNoType
+	}
+	return replyUnknownType
+}
+
+// isObject reports whether the first non-space byte of b opens an object.
+func isObject(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c == '{'
+	}
+	return false
+}
+
+// aliasString returns a string that shares b's memory. The string is only
+// read while b is unchanged; see api.
+func aliasString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// decodeRoomID sets in.RoomID from the raw room_id: absent or null is the
+// default room, a string is itself, an integer is its decimal spelling.
+func decodeRoomID(raw []byte, in *Inbound) error {
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil
+	case raw[0] == '"':
+		s, ok := unquote(raw)
+		if !ok {
+			return replyBadJSON
+		}
+		in.RoomID = s
+		return nil
+	case isInteger(raw):
+		in.RoomID = aliasString(raw)
+		if in.RoomID == "-0" {
+			in.RoomID = "0"
+		}
+		return nil
+	}
+	return replyRoomID
+}
+
+// decodeToUID sets in.ToAll or in.ToUID from the raw to_uid of a say.
+func decodeToUID(raw []byte, in *Inbound) error {
+	var s string
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return replyNoSuchUser
+	case raw[0] == '"':
+		var ok bool
+		if s, ok = unquote(raw); !ok {
+			return replyBadJSON
+		}
+		if s == "all" {
+			in.ToAll = true
+			return nil
+		}
+	case raw[0] == '-' || isDigit(raw[0]):
+		s = aliasString(raw)
+	default:
+		return replyToUID
+	}
+	uid, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return replyNoSuchUser
+	}
+	in.ToUID = uid
+	return nil
+}
+
+// unquote returns the value of the JSON string raw (already validated by
+// sonic). Strings without escapes alias raw; others are decoded by sonic.
+func unquote(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	if !strings.Contains(aliasString(body), `\`) {
+		return aliasString(body), true
+	}
+	var s string
+	err := api.UnmarshalFromString(aliasString(raw), &s)
+	return s, err == nil
+}
+
+// isInteger reports whether the JSON number raw is an integer literal
+// (no fraction, no exponent).
+func isInteger(raw []byte) bool {
+	if len(raw) > 0 && raw[0] == '-' {
+		raw = raw[1:]
+	}
+	for _, c := range raw {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return len(raw) > 0
+}
+
+// ValidName trims white space and checks 1..32 characters (runes); it
+// returns the trimmed name (which aliases raw) or a *Reply bad_name.
+func ValidName(raw string) (string, error) {
+	name := strings.TrimSpace(raw)
+	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameRunes {
+		return "", replyBadName
+	}
+	return name, nil
+}
+
+// ValidContent refuses content longer than maxBytes bytes before escaping
+// (too_long; checked first, as it is the cheaper test) and empty or
+// white-space-only content (bad_content). maxBytes <= 0 means no limit.
+func ValidContent(raw string, maxBytes int) error {
+	if maxBytes > 0 && len(raw) > maxBytes {
+		return replyTooLong
+	}
+	if strings.TrimSpace(raw) == "" {
+		return replyBadContent
+	}
+	return nil
+}
