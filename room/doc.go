@@ -1,0 +1,29 @@
+// Package room holds chat membership and fan-out.
+//
+// A Hub owns the rooms, the uid allocator and the uid index used for
+// private messages. Each gnet event loop has one Shard: the loop's inbox
+// of room events and the loop-owned outbound queues of its members.
+//
+// Sequencing: every room event (join, say, leave) is encoded and framed
+// once by the sender, then, while the room's mutex is held, appended to
+// the inbox of every loop that has members in the room. Inboxes are FIFO
+// and all appends for one room happen under that room's lock, so every
+// loop applies a room's events in the same order and every member sees
+// the room's messages in the same order. Membership changes travel through
+// the same inboxes, so a new member never sees a message sequenced before
+// its join.
+//
+// Fan-out: a Shard drains its inbox on its loop in one pass (one Execute
+// per pass, not per message), appends the shared, immutable frames to the
+// pending queue of each local member, then flushes every dirty member with
+// one write. Several frames for one member go out in one write: a small
+// loopback write costs 3-5 µs of CPU while 8-16 coalesced frames cost
+// 0.3-0.6 µs each (measured on the target machine).
+//
+// Bounded outbound: a member whose unsent data (gnet's outbound buffer
+// plus the pending queue) would pass Config.MaxOutbound is cut off through
+// Config.OnSlow; the broadcast goes on for everyone else.
+//
+// room knows nothing of gnet: it declares the small interfaces it needs
+// (Conn, Executor) and the server implements them.
+package room

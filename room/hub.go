@@ -1,0 +1,250 @@
+package room
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"chatd/codec"
+)
+
+// Config configures a Hub. The zero value of each field has the meaning
+// its comment gives.
+type Config struct {
+	// Loops is the number of event loops (shards). Zero means 1.
+	Loops int
+	// MaxOutbound is the most unsent data a member may have before it is
+	// cut off as a slow consumer. Zero means 1 MiB.
+	MaxOutbound int
+	// DefaultRoom is the room of a login without room_id. Zero means "1",
+	// the default room of workerman-chat's page.
+	DefaultRoom string
+	// OnSlow is called on the member's loop when it is cut off; the server
+	// closes the connection with 1008. Nil means the member is only muted.
+	OnSlow func(m *Member)
+	// Now returns the time stamped on messages. Nil means time.Now.
+	Now func() time.Time
+	// FirstUID is the first uid handed out. Zero means 1.
+	FirstUID uint64
+}
+
+func (c *Config) normalize() {
+	if c.Loops <= 0 {
+		c.Loops = 1
+	}
+	if c.MaxOutbound <= 0 {
+		c.MaxOutbound = 1 << 20
+	}
+	if c.DefaultRoom == "" {
+		c.DefaultRoom = "1"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.FirstUID == 0 {
+		c.FirstUID = 1
+	}
+}
+
+// Hub is the registry of rooms and logged-in members.
+type Hub struct {
+	// Immutable after NewHub.
+	cfg    Config
+	shards []*Shard
+
+	// Guarded by mu. Lock order: Hub.mu before Room.mu before Shard.mu.
+	mu    sync.Mutex
+	rooms map[string]*Room
+
+	// Guarded by umu: uid -> member, for private messages.
+	umu   sync.RWMutex
+	users map[uint64]*Member
+
+	// Safe for concurrent use.
+	nextUID atomic.Uint64
+	slow    atomic.Int64
+}
+
+// NewHub returns a hub with cfg.Loops shards.
+func NewHub(cfg Config) *Hub {
+	cfg.normalize()
+	h := &Hub{cfg: cfg, rooms: make(map[string]*Room), users: make(map[uint64]*Member)}
+	h.nextUID.Store(cfg.FirstUID - 1)
+	for i := 0; i < cfg.Loops; i++ {
+		h.shards = append(h.shards, &Shard{hub: h, idx: i})
+	}
+	return h
+}
+
+// Shard returns the shard of loop i.
+func (h *Hub) Shard(i int) *Shard { return h.shards[i] }
+
+// Shards returns the number of shards.
+func (h *Hub) Shards() int { return len(h.shards) }
+
+// SlowConsumers returns how many members have been cut off so far.
+func (h *Hub) SlowConsumers() int64 { return h.slow.Load() }
+
+// Rooms returns the number of rooms with members.
+func (h *Hub) Rooms() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.rooms)
+}
+
+// Login logs m in (name already validated and HTML-escaped) into room
+// roomID ("" for the default room), leaving its current room first. m gets
+// the room's user_list, then every member including m gets the login.
+// Called on m's loop.
+func (h *Hub) Login(m *Member, name, roomID string) {
+	if m.closed {
+		return
+	}
+	now := h.cfg.Now()
+	if m.room != nil {
+		h.leave(m, now)
+	}
+	if m.uid == 0 {
+		m.uid = h.nextUID.Add(1)
+		h.umu.Lock()
+		h.users[m.uid] = m
+		h.umu.Unlock()
+	}
+	m.name = name
+	if roomID == "" {
+		roomID = h.cfg.DefaultRoom
+	}
+	s := m.shard
+	login := s.frame(func(b []byte) []byte { return codec.AppendLogin(b, m.uid, name, now) })
+	r := h.acquire(roomID)
+	r.users = append(r.users, codec.User{UID: m.uid, Name: name})
+	r.counts[s.idx]++
+	r.total++
+	list := s.frame(func(b []byte) []byte { return codec.AppendUserList(b, r.users) })
+	for i, n := range r.counts {
+		switch {
+		case i == s.idx:
+			h.shards[i].post(event{kind: evJoin, room: r, member: m, frame: login, list: list})
+		case n > 0:
+			h.shards[i].post(event{kind: evBroadcast, room: r, frame: login})
+		}
+	}
+	r.mu.Unlock()
+	m.room = r
+}
+
+// acquire returns the room with id, created if needed, with its mu held.
+func (h *Hub) acquire(id string) *Room {
+	h.mu.Lock()
+	r := h.rooms[id]
+	if r == nil {
+		r = newRoom(id, len(h.shards))
+		h.rooms[id] = r
+	}
+	r.mu.Lock()
+	h.mu.Unlock()
+	return r
+}
+
+// Close retires m when its connection closes: it leaves its room (the
+// room gets a logout) and its uid stops resolving. Called on m's loop.
+func (h *Hub) Close(m *Member) {
+	if m.closed {
+		return
+	}
+	m.closed = true
+	m.reset()
+	if m.room != nil {
+		h.leave(m, h.cfg.Now())
+	}
+	if m.uid != 0 {
+		h.umu.Lock()
+		delete(h.users, m.uid)
+		h.umu.Unlock()
+	}
+}
+
+// leave takes m out of its room and sends the logout to the rest of it.
+func (h *Hub) leave(m *Member, now time.Time) {
+	r, s := m.room, m.shard
+	m.room = nil
+	logout := s.frame(func(b []byte) []byte { return codec.AppendLogout(b, m.uid, now) })
+	h.mu.Lock()
+	r.mu.Lock()
+	r.removeUser(m.uid)
+	r.counts[s.idx]--
+	r.total--
+	if r.total == 0 {
+		r.dead = true
+		delete(h.rooms, r.id)
+	}
+	h.mu.Unlock()
+	s.post(event{kind: evLeave, room: r, member: m})
+	for i, n := range r.counts {
+		if n > 0 {
+			h.shards[i].post(event{kind: evBroadcast, room: r, frame: logout})
+		}
+	}
+	r.mu.Unlock()
+}
+
+// Say sends content (validated and HTML-escaped) from m to its whole room.
+// Called on m's loop.
+func (h *Hub) Say(m *Member, content string) error {
+	r := m.room
+	if r == nil {
+		return ErrNotLoggedIn
+	}
+	now := h.cfg.Now()
+	frame := m.shard.frame(func(b []byte) []byte { return codec.AppendSay(b, m.uid, true, 0, content, now) })
+	r.mu.Lock()
+	for i, n := range r.counts {
+		if n > 0 {
+			h.shards[i].post(event{kind: evBroadcast, room: r, frame: frame})
+		}
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// Private sends content (validated and HTML-escaped) from m to the member
+// with uid to, and echoes it to m once. Called on m's loop.
+func (h *Hub) Private(m *Member, to uint64, content string) error {
+	if m.room == nil {
+		return ErrNotLoggedIn
+	}
+	h.umu.RLock()
+	t := h.users[to]
+	h.umu.RUnlock()
+	if t == nil {
+		return ErrNoSuchUser
+	}
+	now := h.cfg.Now()
+	frame := m.shard.frame(func(b []byte) []byte { return codec.AppendSay(b, m.uid, false, to, content, now) })
+	t.shard.post(event{kind: evDirect, member: t, frame: frame})
+	if t != m {
+		m.shard.post(event{kind: evDirect, member: m, frame: frame})
+	}
+	return nil
+}
+
+// Send queues frame for m behind every event already queued for m's loop,
+// so replies keep their order relative to room traffic. frame must not be
+// modified afterwards. Safe for concurrent use.
+func (h *Hub) Send(m *Member, frame []byte) {
+	m.shard.post(event{kind: evDirect, member: m, frame: frame})
+}
+
+// frame encodes one JSON text with enc into the loop's scratch buffer and
+// returns it framed as a new text frame: the one allocation of a message,
+// shared by every recipient. Loop-owned.
+func (s *Shard) frame(enc func([]byte) []byte) []byte {
+	s.scratch = enc(s.scratch[:0])
+	f := codec.NewFrame(ws.OpText, s.scratch)
+	if cap(s.scratch) > maxKeptWriteBuf {
+		s.scratch = nil
+	}
+	return f
+}

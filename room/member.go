@@ -1,0 +1,55 @@
+package room
+
+// Conn is what a Member needs from its connection. The server implements
+// it with gnet.Conn. Both methods are called only on the member's loop.
+type Conn interface {
+	// Write writes b or queues it in the connection's outbound buffer;
+	// b may be reused by the caller as soon as Write returns.
+	Write(b []byte) (int, error)
+	// OutboundBuffered reports the bytes accepted by Write but not yet sent.
+	OutboundBuffered() int
+}
+
+// Member is one connection's chat endpoint: its identity once logged in
+// and its outbound queue. A Member is created per connection by
+// Shard.NewMember and used on that shard's loop.
+type Member struct {
+	// Immutable after NewMember.
+	shard *Shard
+	conn  Conn
+
+	// Owned by the member's loop.
+	uid     uint64 // 0 until the first login; kept across re-logins
+	name    string // HTML-escaped, as sent in user_list and login
+	room    *Room  // room the member has joined (sequenced), nil if none
+	pos     int    // index in room.local[shard.idx] once the join is applied
+	pending [][]byte
+	queued  int  // bytes in pending
+	dirty   bool // listed in shard.dirty
+	closed  bool // connection closed: never written again
+	slow    bool // cut off as a slow consumer
+}
+
+// UID returns the member's uid, 0 before its first login. Loop-owned.
+func (m *Member) UID() uint64 { return m.uid }
+
+// Name returns the member's HTML-escaped name. Loop-owned.
+func (m *Member) Name() string { return m.name }
+
+// LoggedIn reports whether the member is in a room. Loop-owned.
+func (m *Member) LoggedIn() bool { return m.room != nil }
+
+// RoomID returns the id of the member's room, "" if none. Loop-owned.
+func (m *Member) RoomID() string {
+	if m.room == nil {
+		return ""
+	}
+	return m.room.id
+}
+
+// Queued reports the bytes queued for the member and not yet handed to
+// its connection. Loop-owned.
+func (m *Member) Queued() int { return m.queued }
+
+// Conn returns the connection the member was created for.
+func (m *Member) Conn() Conn { return m.conn }

@@ -1,0 +1,177 @@
+package room
+
+import "sync"
+
+type eventKind uint8
+
+const (
+	evBroadcast eventKind = iota + 1 // frame to every local member of room
+	evJoin                           // add member, send it list, then frame to every local member
+	evLeave                          // remove member from room's local slice
+	evDirect                         // frame to member only
+)
+
+// event is one entry of a loop's inbox. Frames are shared and immutable.
+type event struct {
+	kind   eventKind
+	room   *Room
+	member *Member
+	frame  []byte
+	list   []byte // evJoin: the user_list frame for member
+}
+
+// Shard is one event loop's part of the hub: its inbox of room events and
+// its members' outbound queues.
+type Shard struct {
+	// Immutable after NewHub (wake: after Bind, before the first member).
+	hub  *Hub
+	idx  int
+	wake func() error
+
+	// Guarded by mu.
+	mu        sync.Mutex
+	inbox     []event
+	scheduled bool // a Drain has been requested and has not started yet
+
+	// Owned by the shard's loop.
+	spare   []event   // the other inbox buffer, swapped in by Drain
+	dirty   []*Member // members with pending frames
+	scratch []byte    // JSON encoding scratch for callers on this loop
+	wbuf    []byte    // coalescing buffer for multi-frame writes
+}
+
+// Index returns the shard's loop index.
+func (s *Shard) Index() int { return s.idx }
+
+// Bind sets the function that makes the loop call Drain soon (for gnet:
+// EventLoop.Execute of a runnable that calls Drain). It must be called
+// before the shard's first member is created.
+func (s *Shard) Bind(wake func() error) { s.wake = wake }
+
+// NewMember returns the chat endpoint of a new connection on this shard's
+// loop.
+func (s *Shard) NewMember(c Conn) *Member { return &Member{shard: s, conn: c} }
+
+// post appends e to the inbox and requests a Drain if none is pending.
+// Safe for concurrent use; room events are posted with the room's mu held.
+func (s *Shard) post(e event) {
+	s.mu.Lock()
+	s.inbox = append(s.inbox, e)
+	wake := !s.scheduled
+	s.scheduled = true
+	s.mu.Unlock()
+	if wake && s.wake != nil {
+		if err := s.wake(); err != nil {
+			s.mu.Lock()
+			s.scheduled = false
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Drain applies every queued event in order and then flushes every member
+// that got frames, one write each. It must run on the shard's loop.
+func (s *Shard) Drain() {
+	s.mu.Lock()
+	evs := s.inbox
+	s.inbox = s.spare[:0]
+	s.scheduled = false
+	s.mu.Unlock()
+	for i := range evs {
+		s.apply(&evs[i])
+		evs[i] = event{}
+	}
+	s.spare = evs[:0]
+	s.Flush()
+}
+
+func (s *Shard) apply(e *event) {
+	switch e.kind {
+	case evBroadcast:
+		s.fanout(e.room, e.frame)
+	case evJoin:
+		e.room.addLocal(s.idx, e.member)
+		s.Enqueue(e.member, e.list)
+		s.fanout(e.room, e.frame)
+	case evLeave:
+		e.room.removeLocal(s.idx, e.member)
+	case evDirect:
+		s.Enqueue(e.member, e.frame)
+	}
+}
+
+func (s *Shard) fanout(r *Room, frame []byte) {
+	for _, m := range r.local[s.idx] {
+		s.Enqueue(m, frame)
+	}
+}
+
+// Enqueue queues frame for m; it goes out at the next Flush. frame must
+// not be modified afterwards. A member whose unsent data would pass the
+// outbound limit is cut off instead (Config.OnSlow). Loop-owned.
+func (s *Shard) Enqueue(m *Member, frame []byte) {
+	if m.closed || m.slow {
+		return
+	}
+	if m.conn.OutboundBuffered()+m.queued+len(frame) > s.hub.cfg.MaxOutbound {
+		s.cutOff(m)
+		return
+	}
+	m.pending = append(m.pending, frame)
+	m.queued += len(frame)
+	if !m.dirty {
+		m.dirty = true
+		s.dirty = append(s.dirty, m)
+	}
+}
+
+func (s *Shard) cutOff(m *Member) {
+	m.slow = true
+	m.reset()
+	s.hub.slow.Add(1)
+	if s.hub.cfg.OnSlow != nil {
+		s.hub.cfg.OnSlow(m)
+	}
+}
+
+// Flush hands each dirty member's pending frames to its connection in one
+// write. Loop-owned.
+func (s *Shard) Flush() {
+	for i, m := range s.dirty {
+		s.dirty[i] = nil
+		m.dirty = false
+		if !m.closed && !m.slow {
+			s.write(m)
+		}
+		m.reset()
+	}
+	s.dirty = s.dirty[:0]
+}
+
+// write sends m's pending frames with one Write. Several frames are copied
+// into one buffer first: x/sys/unix.Writev allocates its iovec array on
+// every call, and a copy of a few small frames is cheaper than a syscall.
+func (s *Shard) write(m *Member) {
+	if len(m.pending) == 1 {
+		_, _ = m.conn.Write(m.pending[0])
+		return
+	}
+	b := s.wbuf[:0]
+	for _, f := range m.pending {
+		b = append(b, f...)
+	}
+	_, _ = m.conn.Write(b)
+	if cap(b) <= maxKeptWriteBuf {
+		s.wbuf = b[:0]
+	}
+}
+
+// maxKeptWriteBuf bounds the coalescing buffer a shard keeps between
+// flushes; a larger one (a huge user_list) is left to the GC.
+const maxKeptWriteBuf = 256 << 10
+
+func (m *Member) reset() {
+	clear(m.pending)
+	m.pending = m.pending[:0]
+	m.queued = 0
+}

@@ -1,0 +1,24 @@
+// Package server is chatd's network layer: gnet event loops on
+// edge-triggered epoll run the WebSocket endpoint, and a net/http server
+// serves the web page.
+//
+// Each connection is a conn owned by one loop. OnTraffic peeks what is
+// buffered, lets the codec parse the upgrade request and then every
+// complete frame, handles each message, and discards what was consumed; a
+// request or frame split across reads waits for more bytes. There is no
+// goroutine per connection: room traffic reaches a loop through its
+// room.Shard inbox, and timers (handshake deadline, pings, idle and
+// closing deadlines) are one sweep per loop every 500ms, started from
+// gnet's ticker goroutine with EventLoop.Execute. OnTick itself touches
+// nothing loop-owned.
+//
+// Output: chat frames go through the member's queue in the room package
+// (one write per member per loop pass); handshake replies, pongs, close
+// frames and echo replies gathered during one callback go out in one
+// write at its end (loop.out).
+//
+// Closing: a protocol error gets a close frame with its RFC 6455 code, the
+// write side is shut down once the frame is sent, and the socket closes
+// when the peer closes or CloseTimeout passes; a slow consumer is closed
+// at once with 1008.
+package server

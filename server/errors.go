@@ -1,0 +1,10 @@
+package server
+
+import "errors"
+
+var (
+	// ErrConfig reports an invalid Config.
+	ErrConfig = errors.New("server: invalid config")
+	// ErrNotRunning reports an address asked of a server that is not serving.
+	ErrNotRunning = errors.New("server: not running")
+)

@@ -1,0 +1,78 @@
+package server
+
+import (
+	"context"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"chatd/room"
+)
+
+// loop is the server's state for one gnet event loop.
+type loop struct {
+	// Immutable after newLoop.
+	srv       *Server
+	el        gnet.EventLoop
+	shard     *room.Shard
+	drainTask gnet.Runnable // runs shard.Drain on this loop
+	sweepTask gnet.Runnable // runs sweep on this loop
+
+	// Owned by the loop.
+	conns []*conn // every open connection of the loop; conn.idx is its index
+	out   []byte  // direct output (handshake replies, pongs, echo) of the current callback
+	esc   []byte  // HTML-escaping scratch of the current callback
+}
+
+func newLoop(s *Server, el gnet.EventLoop, sh *room.Shard) *loop {
+	l := &loop{srv: s, el: el, shard: sh}
+	l.drainTask = gnet.RunnableFunc(func(context.Context) error { sh.Drain(); return nil })
+	l.sweepTask = gnet.RunnableFunc(func(context.Context) error { l.sweep(); return nil })
+	sh.Bind(func() error { return el.Execute(context.Background(), l.drainTask) })
+	return l
+}
+
+// add registers c with the loop. Loop-owned.
+func (l *loop) add(c *conn) {
+	c.idx = int32(len(l.conns))
+	l.conns = append(l.conns, c)
+}
+
+// remove swap-removes c from the loop. Loop-owned.
+func (l *loop) remove(c *conn) {
+	i := int(c.idx)
+	if i >= len(l.conns) || l.conns[i] != c {
+		return
+	}
+	last := len(l.conns) - 1
+	l.conns[i] = l.conns[last]
+	l.conns[i].idx = int32(i)
+	l.conns[last] = nil
+	l.conns = l.conns[:last]
+}
+
+// flushOut writes the direct output gathered during a callback in one
+// write. Loop-owned.
+func (l *loop) flushOut(c gnet.Conn) {
+	if len(l.out) == 0 {
+		return
+	}
+	_, _ = c.Write(l.out)
+	l.out = l.out[:0]
+	if cap(l.out) > maxKeptBuf {
+		l.out = nil
+	}
+}
+
+// maxKeptBuf bounds the scratch buffers a loop keeps between callbacks.
+const maxKeptBuf = 256 << 10
+
+// closeAll closes every connection of the loop with 1001 (server
+// shutdown). Loop-owned.
+func (l *loop) closeAll() {
+	for len(l.conns) > 0 {
+		c := l.conns[len(l.conns)-1]
+		l.remove(c)
+		c.goAway()
+	}
+	l.shard.Flush()
+}
