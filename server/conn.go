@@ -255,4 +255,3 @@ func (s *Server) onSlow(m *room.Member) {
 	_, _ = c.gc.Write(codec.CloseFrame(ws.StatusPolicyViolation))
 	_ = c.gc.Close()
 }
-
