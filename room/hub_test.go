@@ -1,0 +1,302 @@
+package room
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeConn records what a member's connection was given. Its methods run
+// on the member's loop only, like gnet.Conn's.
+type fakeConn struct {
+	writes   int
+	data     []byte
+	buffered int // pretend unsent bytes (slow consumer tests)
+}
+
+func (c *fakeConn) Write(b []byte) (int, error) {
+	c.writes++
+	c.data = append(c.data, b...)
+	return len(b), nil
+}
+
+func (c *fakeConn) OutboundBuffered() int { return c.buffered }
+
+// messages decodes the unmasked server text frames written to c.
+func (c *fakeConn) messages(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	b := c.data
+	for len(b) > 0 {
+		n, hdr := int(b[1]&0x7f), 2
+		switch n {
+		case 126:
+			n, hdr = int(b[2])<<8|int(b[3]), 4
+		case 127:
+			n, hdr = 0, 10
+			for _, x := range b[2:10] {
+				n = n<<8 | int(x)
+			}
+		}
+		if b[0] == 0x81 {
+			var m map[string]any
+			if err := json.Unmarshal(b[hdr:hdr+n], &m); err != nil {
+				t.Fatalf("frame payload %q: %v", b[hdr:hdr+n], err)
+			}
+			out = append(out, m)
+		}
+		b = b[hdr+n:]
+	}
+	return out
+}
+
+func types(ms []map[string]any) []string {
+	var ts []string
+	for _, m := range ms {
+		ts = append(ts, fmt.Sprint(m["type"]))
+	}
+	return ts
+}
+
+// syncHub returns a hub whose shards drain only when the test says so:
+// every call in these tests runs on the test goroutine, which plays all
+// the loops.
+func syncHub(loops int, cfg Config) *Hub {
+	cfg.Loops = loops
+	cfg.Now = func() time.Time { return time.Date(2014, 8, 12, 17, 50, 30, 0, time.Local) }
+	h := NewHub(cfg)
+	for i := 0; i < loops; i++ {
+		h.Shard(i).Bind(func() error { return nil })
+	}
+	return h
+}
+
+func drainAll(h *Hub) {
+	for i := 0; i < h.Shards(); i++ {
+		h.Shard(i).Drain()
+	}
+}
+
+func TestLoginUserListAndSay(t *testing.T) {
+	h := syncHub(2, Config{})
+	ca, cb := &fakeConn{}, &fakeConn{}
+	a, b := h.Shard(0).NewMember(ca), h.Shard(1).NewMember(cb)
+	h.Login(a, "&#29482;", "")
+	drainAll(h)
+	h.Login(b, "mynick", "")
+	drainAll(h)
+	if err := h.Say(b, "hi, all !"); err != nil {
+		t.Fatalf("Say: %v", err)
+	}
+	drainAll(h)
+	gotA, gotB := types(ca.messages(t)), types(cb.messages(t))
+	wantA, wantB := "[user_list login login say]", "[user_list login say]"
+	if fmt.Sprint(gotA) != wantA || fmt.Sprint(gotB) != wantB {
+		t.Fatalf("a got %v, b got %v; want %s and %s", gotA, gotB, wantA, wantB)
+	}
+	list := cb.messages(t)[0]["user_list"].([]any)
+	if len(list) != 2 || list[0].(map[string]any)["uid"].(float64) != 1 || list[1].(map[string]any)["name"] != "mynick" {
+		t.Fatalf("user_list = %v; want [a(1) mynick(2)] in join order", list)
+	}
+}
+
+func TestRoomsAreIsolatedAndReloginMoves(t *testing.T) {
+	h := syncHub(1, Config{})
+	ca, cb := &fakeConn{}, &fakeConn{}
+	a, b := h.Shard(0).NewMember(ca), h.Shard(0).NewMember(cb)
+	h.Login(a, "a", "r1")
+	h.Login(b, "b", "r2")
+	drainAll(h)
+	_ = h.Say(b, "only r2")
+	h.Login(b, "b", "r1") // move: r2 is left (and emptied), r1 joined
+	drainAll(h)
+	if got := fmt.Sprint(types(ca.messages(t))); got != "[user_list login login]" {
+		t.Fatalf("a in r1 got %s; want [user_list login login] (no r2 traffic)", got)
+	}
+	if h.Rooms() != 1 {
+		t.Fatalf("Rooms() = %d; want 1 (empty r2 removed)", h.Rooms())
+	}
+	if got := b.RoomID(); got != "r1" {
+		t.Fatalf("RoomID() = %q; want r1", got)
+	}
+}
+
+func TestCloseSendsLogoutToRest(t *testing.T) {
+	h := syncHub(2, Config{})
+	ca, cb := &fakeConn{}, &fakeConn{}
+	a, b := h.Shard(0).NewMember(ca), h.Shard(1).NewMember(cb)
+	h.Login(a, "a", "")
+	h.Login(b, "b", "")
+	drainAll(h)
+	h.Close(b)
+	writes := cb.writes
+	drainAll(h)
+	_ = h.Say(a, "after")
+	drainAll(h)
+	if got := fmt.Sprint(types(ca.messages(t))); got != "[user_list login login logout say]" {
+		t.Fatalf("a got %s; want [user_list login login logout say]", got)
+	}
+	if cb.writes != writes {
+		t.Fatalf("closed member got %d more writes; want 0", cb.writes-writes)
+	}
+	if err := h.Private(a, b.UID(), "x"); err != ErrNoSuchUser {
+		t.Fatalf("Private to closed uid = %v; want ErrNoSuchUser", err)
+	}
+}
+
+func TestPrivateEchoOnce(t *testing.T) {
+	h := syncHub(2, Config{})
+	ca, cb, cc := &fakeConn{}, &fakeConn{}, &fakeConn{}
+	a, b, c := h.Shard(0).NewMember(ca), h.Shard(1).NewMember(cb), h.Shard(1).NewMember(cc)
+	for _, m := range []*Member{a, b, c} {
+		h.Login(m, "n", "")
+	}
+	drainAll(h)
+	na, nb, nc := len(ca.messages(t)), len(cb.messages(t)), len(cc.messages(t))
+	if err := h.Private(a, b.UID(), "psst"); err != nil {
+		t.Fatalf("Private: %v", err)
+	}
+	if err := h.Private(a, a.UID(), "self"); err != nil {
+		t.Fatalf("Private to self: %v", err)
+	}
+	drainAll(h)
+	if d := len(ca.messages(t)) - na; d != 2 {
+		t.Errorf("sender got %d messages; want 2 (one echo, one to self)", d)
+	}
+	if d := len(cb.messages(t)) - nb; d != 1 {
+		t.Errorf("target got %d messages; want 1", d)
+	}
+	if d := len(cc.messages(t)) - nc; d != 0 {
+		t.Errorf("bystander got %d messages; want 0", d)
+	}
+}
+
+func TestSeveralFramesOneWrite(t *testing.T) {
+	h := syncHub(1, Config{})
+	c := &fakeConn{}
+	m := h.Shard(0).NewMember(c)
+	h.Login(m, "a", "")
+	for i := 0; i < 10; i++ {
+		_ = h.Say(m, "x")
+	}
+	drainAll(h)
+	if c.writes != 1 {
+		t.Fatalf("writes = %d; want 1 for 12 frames queued in one pass", c.writes)
+	}
+	if n := len(c.messages(t)); n != 12 {
+		t.Fatalf("messages = %d; want 12", n)
+	}
+}
+
+func TestSlowConsumerCutOff(t *testing.T) {
+	var cut []*Member
+	var h *Hub
+	h = syncHub(1, Config{MaxOutbound: 4096, OnSlow: func(m *Member) { cut = append(cut, m); h.Close(m) }})
+	slow, ok := &fakeConn{}, &fakeConn{}
+	ms, mo := h.Shard(0).NewMember(slow), h.Shard(0).NewMember(ok)
+	h.Login(ms, "slow", "")
+	h.Login(mo, "ok", "")
+	drainAll(h)
+	slow.buffered = 4000 // the kernel and gnet hold 4000 unsent bytes
+	for i := 0; i < 5; i++ {
+		_ = h.Say(mo, "some content that pushes it over")
+	}
+	drainAll(h)
+	drainAll(h) // the logout is sequenced during the first drain
+	if len(cut) != 1 || cut[0] != ms {
+		t.Fatalf("cut off %d members; want exactly the slow one", len(cut))
+	}
+	// user_list, own login, the 5 says (sequenced before the cut), then
+	// the slow member's logout.
+	if got := fmt.Sprint(types(ok.messages(t))); got != "[user_list login say say say say say logout]" {
+		t.Fatalf("healthy member got %s; want its 5 says, then the logout", got)
+	}
+	if h.SlowConsumers() != 1 {
+		t.Fatalf("SlowConsumers() = %d; want 1", h.SlowConsumers())
+	}
+}
+
+// TestBroadcastAllocs pins the allocation budget of a room broadcast: one
+// allocation per message (the shared frame), none per member.
+func TestBroadcastAllocs(t *testing.T) {
+	for _, members := range []int{10, 1000} {
+		t.Run(fmt.Sprint(members), func(t *testing.T) {
+			h := syncHub(2, Config{MaxOutbound: 1 << 30})
+			var ms []*Member
+			for i := 0; i < members; i++ {
+				m := h.Shard(i % 2).NewMember(&nullConn{})
+				h.Login(m, "n", "")
+				ms = append(ms, m)
+			}
+			drainAll(h)
+			allocs := testing.AllocsPerRun(200, func() {
+				_ = h.Say(ms[0], "hello")
+				drainAll(h)
+			})
+			if allocs > 1 {
+				t.Fatalf("allocs per broadcast to %d members = %v; want <= 1", members, allocs)
+			}
+		})
+	}
+}
+
+type nullConn struct{}
+
+func (nullConn) Write(b []byte) (int, error) { return len(b), nil }
+func (nullConn) OutboundBuffered() int       { return 0 }
+
+// TestConcurrentOrder runs each shard on its own goroutine, as gnet loops
+// do, with senders on every loop, and checks that every member sees the
+// room's messages in the same order and none is lost.
+func TestConcurrentOrder(t *testing.T) {
+	const loops, perLoop, says = 3, 4, 50
+	h := NewHub(Config{Loops: loops})
+	runners := make([]*testLoop, loops)
+	for i := range runners {
+		runners[i] = newTestLoop()
+		defer runners[i].stop()
+		sh := h.Shard(i)
+		r := runners[i]
+		sh.Bind(func() error { r.run(sh.Drain); return nil })
+	}
+	var members []*Member
+	var conns []*lockedConn
+	for i := 0; i < loops*perLoop; i++ {
+		c := &lockedConn{}
+		m := h.Shard(i % loops).NewMember(c)
+		members, conns = append(members, m), append(conns, c)
+		runners[i%loops].do(func() { h.Login(m, "n", "") })
+	}
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < says; j++ {
+				runners[i%loops].do(func() { _ = h.Say(m, fmt.Sprintf("%d-%d", i, j)) })
+			}
+		}()
+	}
+	wg.Wait()
+	want := len(members) * says
+	deadline := time.Now().Add(10 * time.Second)
+	for _, c := range conns {
+		for c.says() < want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	ref := conns[0].sayOrder(t)
+	for i, c := range conns {
+		got := c.sayOrder(t)
+		if len(got) != want {
+			t.Fatalf("member %d got %d says; want %d", i, len(got), want)
+		}
+		for k := range got {
+			if got[k] != ref[k] {
+				t.Fatalf("member %d: say #%d = %s; member 0 saw %s", i, k, got[k], ref[k])
+			}
+		}
+	}
+}
