@@ -52,6 +52,10 @@ type Config struct {
 	// MaxRoomID limits the length of a room_id in bytes. Zero means 64.
 	MaxRoomID int
 
+	// Cluster joins this node to other chatd nodes over NATS. The zero
+	// value is a single node (see ClusterConfig).
+	Cluster ClusterConfig
+
 	// Logger receives the server's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -75,6 +79,9 @@ func (c *Config) Normalize() error {
 	setDefault(&c.CloseTimeout, 2*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if err := c.Cluster.normalize(); err != nil {
+		return err
 	}
 	return c.validate()
 }
