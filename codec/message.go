@@ -4,9 +4,11 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"sync"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
+	"github.com/bytedance/sonic/decoder"
 )
 
 // Error codes of the {"type":"error"} reply (PROTOCOL.md, "Server ->
@@ -64,25 +66,31 @@ type Inbound struct {
 	Content string // say: raw content
 }
 
-// api is the one sonic configuration of the package, chosen for the chat
-// hot path:
+// decodeOptions is the one sonic configuration of the package, chosen for
+// the chat hot path:
 //
-//   - CopyString false (the default): strings without escapes alias the
-//     input instead of being copied, which saves an allocation per field.
-//     Together with decoding from an unsafe string view of the payload,
-//     the strings of an Inbound alias the caller's payload; callers copy
-//     what they keep (strings.Clone), see DecodeInbound.
-//   - ValidateString true: raw control characters in strings are refused
-//     and invalid UTF-8 is rejected, as RFC 8259 and encoding/json do.
-//   - CaseSensitive true: keys must be spelled as in PROTOCOL.md; a
-//     "TYPE" key is an unknown field, not "type" (encoding/json would fold
-//     case; no client of the protocol relies on that).
-//   - NoValidateJSONSkip false (the default): unknown fields are validated
-//     while skipped, so malformed JSON is bad_json wherever it is.
-var api = sonic.Config{
-	ValidateString: true,
-	CaseSensitive:  true,
-}.Froze()
+//   - no OptionCopyString: strings without escapes alias the input instead
+//     of being copied, which saves an allocation per field. The input is an
+//     unsafe string view of the payload (aliasString), so the strings of an
+//     Inbound alias the caller's payload and callers copy what they keep.
+//   - OptionValidateString: raw control characters and invalid UTF-8 in
+//     strings are refused, as RFC 8259 requires.
+//   - OptionCaseSensitive: keys must be spelled as in PROTOCOL.md; "TYPE"
+//     is an unknown field, not "type" (encoding/json would fold case; no
+//     client of the protocol relies on that).
+//   - no OptionNoValidateJSON: unknown fields are validated while
+//     skipped, so malformed JSON is bad_json wherever it is.
+//
+// The decoder is driven through sonic/decoder.Decoder rather than
+// sonic.Config.Unmarshal: Unmarshal copies the input (string(buf)) and
+// allocates a Decoder and the target struct on every call. A pooled
+// decodeState brings DecodeInbound to 0 allocations (measured: 2 with a
+// fresh Decoder and struct per call).
+const decodeOptions = decoder.OptionValidateString | decoder.OptionCaseSensitive
+
+// api is the same configuration for the rare slow path of unquoting a raw
+// string that holds escapes.
+var api = sonic.Config{ValidateString: true, CaseSensitive: true}.Froze()
 
 // inboundJSON is the wire shape of a client message. room_id and to_uid
 // take several JSON types and are decoded by hand from their raw bytes.
@@ -94,9 +102,20 @@ type inboundJSON struct {
 	Content string                 `json:"content"`
 }
 
+// decodeState is what one DecodeInbound call needs on the heap.
+type decodeState struct {
+	dec decoder.Decoder
+	msg inboundJSON
+}
+
+// decodeStates recycles decodeState values; they are cleared before being
+// put back so that the pool does not keep payloads alive.
+var decodeStates = sync.Pool{New: func() any { return new(decodeState) }}
+
 // DecodeInbound decodes payload (one text message) into in. The strings of
 // in may alias payload: they are valid only as long as payload is, and
-// callers copy what they keep (see api for the sonic configuration).
+// callers copy what they keep (see decodeOptions for the sonic
+// configuration).
 //
 // On failure it returns a *Reply with the PROTOCOL.md error code: bad_json
 // (not a JSON object, invalid JSON, a field of the wrong type, room_id
@@ -110,10 +129,12 @@ func DecodeInbound(payload []byte, in *Inbound) error {
 	if !isObject(payload) {
 		return replyNotObject
 	}
-	var v inboundJSON
-	if err := api.UnmarshalFromString(aliasString(payload), &v); err != nil {
+	st := decodeStates.Get().(*decodeState)
+	defer st.release()
+	if !st.decode(payload) {
 		return replyBadJSON
 	}
+	v := &st.msg
 	in.Type, in.Name, in.Content = v.Type, v.Name, v.Content
 	switch v.Type {
 	case "login":
@@ -126,6 +147,20 @@ func DecodeInbound(payload []byte, in *Inbound) error {
 		return replyNoType
 	}
 	return replyUnknownType
+}
+
+// decode decodes payload into st.msg and reports whether it was valid.
+func (st *decodeState) decode(payload []byte) bool {
+	st.dec.Reset(aliasString(payload))
+	st.dec.SetOptions(decodeOptions)
+	return st.dec.Decode(&st.msg) == nil && st.dec.CheckTrailings() == nil
+}
+
+// release clears st and returns it to the pool.
+func (st *decodeState) release() {
+	st.dec.Reset("")
+	st.msg = inboundJSON{}
+	decodeStates.Put(st)
 }
 
 // isObject reports whether the first non-space byte of b opens an object.
@@ -141,7 +176,7 @@ func isObject(b []byte) bool {
 }
 
 // aliasString returns a string that shares b's memory. The string is only
-// read while b is unchanged; see api.
+// read while b is unchanged; see decodeOptions.
 func aliasString(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
