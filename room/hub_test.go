@@ -300,3 +300,25 @@ func TestConcurrentOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestBigFrameToIdleMember checks that the outbound limit bounds backlog,
+// not frame size: a user_list larger than MaxOutbound still reaches a
+// member that has nothing unsent.
+func TestBigFrameToIdleMember(t *testing.T) {
+	cut := 0
+	h := syncHub(1, Config{MaxOutbound: 256, OnSlow: func(*Member) { cut++ }})
+	for i := 0; i < 20; i++ {
+		h.Login(h.Shard(0).NewMember(nullConn{}), "someone", "")
+		drainAll(h)
+	}
+	c := &fakeConn{}
+	h.Login(h.Shard(0).NewMember(c), "late", "")
+	drainAll(h)
+	ms := c.messages(t)
+	if len(ms) == 0 || ms[0]["type"] != "user_list" || len(ms[0]["user_list"].([]any)) != 21 {
+		t.Fatalf("late member got %v; want a 21-entry user_list first", types(ms))
+	}
+	if cut != 0 {
+		t.Fatalf("cut off %d members; want 0", cut)
+	}
+}

@@ -113,7 +113,9 @@ func (s *Shard) Enqueue(m *Member, frame []byte) {
 	if m.closed || m.slow {
 		return
 	}
-	if m.conn.OutboundBuffered()+m.queued+len(frame) > s.hub.cfg.MaxOutbound {
+	// A frame larger than the limit (a big room's user_list) still goes to
+	// a member with nothing unsent: the limit bounds backlog, not frames.
+	if unsent := m.conn.OutboundBuffered() + m.queued; unsent > 0 && unsent+len(frame) > s.hub.cfg.MaxOutbound {
 		s.cutOff(m)
 		return
 	}
