@@ -13,11 +13,16 @@ import (
 type fakeConn struct {
 	writes   int
 	data     []byte
-	buffered int // pretend unsent bytes (slow consumer tests)
+	stalled  bool // the peer stopped reading: writes pile up in buffered
+	buffered int  // unsent bytes
 }
 
 func (c *fakeConn) Write(b []byte) (int, error) {
 	c.writes++
+	if c.stalled {
+		c.buffered += len(b)
+		return len(b), nil
+	}
 	c.data = append(c.data, b...)
 	return len(b), nil
 }
@@ -193,25 +198,28 @@ func TestSeveralFramesOneWrite(t *testing.T) {
 func TestSlowConsumerCutOff(t *testing.T) {
 	var cut []*Member
 	var h *Hub
-	h = syncHub(1, Config{MaxOutbound: 4096, OnSlow: func(m *Member) { cut = append(cut, m); h.Close(m) }})
+	h = syncHub(1, Config{MaxOutbound: 256, OnSlow: func(m *Member) { cut = append(cut, m); h.Close(m) }})
 	slow, ok := &fakeConn{}, &fakeConn{}
 	ms, mo := h.Shard(0).NewMember(slow), h.Shard(0).NewMember(ok)
 	h.Login(ms, "slow", "")
 	h.Login(mo, "ok", "")
 	drainAll(h)
-	slow.buffered = 4000 // the kernel and gnet hold 4000 unsent bytes
-	for i := 0; i < 5; i++ {
-		_ = h.Say(mo, "some content that pushes it over")
+	slow.stalled = true
+	const says = 6 // ~150-byte frames: the backlog passes 256 bytes after the 2nd
+	for i := 0; i < says; i++ {
+		_ = h.Say(mo, "some content that pushes it over the limit, some content that pushes it")
+		drainAll(h)
 	}
-	drainAll(h)
-	drainAll(h) // the logout is sequenced during the first drain
 	if len(cut) != 1 || cut[0] != ms {
 		t.Fatalf("cut off %d members; want exactly the slow one", len(cut))
 	}
-	// user_list, own login, the 5 says (sequenced before the cut), then
-	// the slow member's logout.
-	if got := fmt.Sprint(types(ok.messages(t))); got != "[user_list login say say say say say logout]" {
-		t.Fatalf("healthy member got %s; want its 5 says, then the logout", got)
+	if slow.buffered > 256+200 {
+		t.Fatalf("slow member's backlog reached %d bytes; want it cut off just past 256", slow.buffered)
+	}
+	// user_list, own login, then the says with the slow member's logout
+	// where it was cut off (while the 3rd say was fanned out).
+	if got := fmt.Sprint(types(ok.messages(t))); got != "[user_list login say say say logout say say say]" {
+		t.Fatalf("healthy member got %s; want all 6 says and the logout", got)
 	}
 	if h.SlowConsumers() != 1 {
 		t.Fatalf("SlowConsumers() = %d; want 1", h.SlowConsumers())

@@ -107,15 +107,16 @@ func (s *Shard) fanout(r *Room, frame []byte) {
 }
 
 // Enqueue queues frame for m; it goes out at the next Flush. frame must
-// not be modified afterwards. A member whose unsent data would pass the
+// not be modified afterwards. A member whose unsent data has passed the
 // outbound limit is cut off instead (Config.OnSlow). Loop-owned.
 func (s *Shard) Enqueue(m *Member, frame []byte) {
 	if m.closed || m.slow {
 		return
 	}
-	// A frame larger than the limit (a big room's user_list) still goes to
-	// a member with nothing unsent: the limit bounds backlog, not frames.
-	if unsent := m.conn.OutboundBuffered() + m.queued; unsent > 0 && unsent+len(frame) > s.hub.cfg.MaxOutbound {
+	// The limit bounds the backlog the peer has not read (gnet's outbound
+	// buffer), not the size of one frame: a big room's user_list still
+	// reaches a member with nothing unsent.
+	if m.conn.OutboundBuffered() > s.hub.cfg.MaxOutbound {
 		s.cutOff(m)
 		return
 	}
@@ -125,7 +126,15 @@ func (s *Shard) Enqueue(m *Member, frame []byte) {
 		m.dirty = true
 		s.dirty = append(s.dirty, m)
 	}
+	if m.queued >= flushAt {
+		s.write(m) // a long pass: hand over what we have, so the backlog check sees it
+		m.reset()
+	}
 }
+
+// flushAt is the queued size at which a member is written before the end
+// of the pass; it bounds the pending queue of a member in a long pass.
+const flushAt = 64 << 10
 
 func (s *Shard) cutOff(m *Member) {
 	m.slow = true
