@@ -181,7 +181,7 @@ func (p *Parser) checkStart(b0, b1 byte) error {
 		return errCtlLength
 	case op == ws.OpContinuation && p.op == 0:
 		return errNoMessage
-	case op.IsData() && p.op != 0:
+	case op != ws.OpContinuation && !op.IsControl() && p.op != 0:
 		return errMessageOpen
 	}
 	return nil
