@@ -3,8 +3,8 @@ package codec
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
 	"sync"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
