@@ -1,0 +1,197 @@
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestDecodeInbound(t *testing.T) {
+	tests := []struct {
+		name string
+		json string
+		want Inbound
+		code string // error code, "" for success
+	}{
+		{"seed login", `{"type":"login","name":"mynick"}`, Inbound{Type: "login", Name: "mynick"}, ""},
+		{"seed say", `{"type":"say","to_uid":"all","content":"hi, all !"}`,
+			Inbound{Type: "say", ToAll: true, Content: "hi, all !"}, ""},
+		{"private say", `{"type":"say","to_uid":783654164,"content":"psst"}`,
+			Inbound{Type: "say", ToUID: 783654164, Content: "psst"}, ""},
+		{"uid as string", `{"type":"say","to_uid":"783654164","content":"psst"}`,
+			Inbound{Type: "say", ToUID: 783654164, Content: "psst"}, ""},
+		{"max uid", `{"type":"say","to_uid":18446744073709551615,"content":"x"}`,
+			Inbound{Type: "say", ToUID: 1<<64 - 1, Content: "x"}, ""},
+		{"escaped all", `{"type":"say","to_uid":"\u0061ll","content":"x"}`, Inbound{Type: "say", ToAll: true, Content: "x"}, ""},
+		{"pong", `{"type":"pong"}`, Inbound{Type: "pong"}, ""},
+		{"room string", `{"type":"login","name":"n","room_id":"r1"}`, Inbound{Type: "login", Name: "n", RoomID: "r1"}, ""},
+		{"room number", `{"type":"login","name":"n","room_id":12}`, Inbound{Type: "login", Name: "n", RoomID: "12"}, ""},
+		{"room negative", `{"type":"login","name":"n","room_id":-3}`, Inbound{Type: "login", Name: "n", RoomID: "-3"}, ""},
+		{"room minus zero", `{"type":"login","name":"n","room_id":-0}`, Inbound{Type: "login", Name: "n", RoomID: "0"}, ""},
+		{"room null", `{"type":"login","name":"n","room_id":null}`, Inbound{Type: "login", Name: "n"}, ""},
+		{"room escaped", `{"type":"login","name":"n","room_id":"r\"1"}`, Inbound{Type: "login", Name: "n", RoomID: `r"1`}, ""},
+		{"raw strings", `{"type":"say","to_uid":"all","content":" <b>\n\u732a & \"q\" "}`,
+			Inbound{Type: "say", ToAll: true, Content: " <b>\n猪 & \"q\" "}, ""},
+		{"unknown fields", `{"x":[1,{"y":null}],"type":"pong","z":"w"}`, Inbound{Type: "pong"}, ""},
+		{"white space", " \t\r\n{ \"type\" : \"pong\" } \n", Inbound{Type: "pong"}, ""},
+		{"last key wins", `{"type":"say","type":"pong"}`, Inbound{Type: "pong"}, ""},
+		{"say ignores room_id", `{"type":"say","to_uid":"all","content":"x","room_id":1.5}`,
+			Inbound{Type: "say", ToAll: true, Content: "x"}, ""},
+
+		{"array", `[{"type":"pong"}]`, Inbound{}, CodeBadJSON},
+		{"string", `"pong"`, Inbound{}, CodeBadJSON},
+		{"empty", ``, Inbound{}, CodeBadJSON},
+		{"truncated", `{"type":"pong"`, Inbound{}, CodeBadJSON},
+		{"trailing garbage", `{"type":"pong"}x`, Inbound{}, CodeBadJSON},
+		{"two objects", `{"type":"pong"}{}`, Inbound{}, CodeBadJSON},
+		{"bad unknown field", `{"type":"pong","x":tru}`, Inbound{}, CodeBadJSON},
+		{"type not a string", `{"type":1}`, Inbound{}, CodeBadJSON},
+		{"name not a string", `{"type":"login","name":5}`, Inbound{}, CodeBadJSON},
+		{"content not a string", `{"type":"say","to_uid":"all","content":["x"]}`, Inbound{}, CodeBadJSON},
+		{"raw control character", "{\"type\":\"say\",\"to_uid\":\"all\",\"content\":\"a\x01\"}", Inbound{}, CodeBadJSON},
+		{"room float", `{"type":"login","name":"n","room_id":1.5}`, Inbound{Type: "login", Name: "n"}, CodeBadJSON},
+		{"room exponent", `{"type":"login","name":"n","room_id":1e3}`, Inbound{Type: "login", Name: "n"}, CodeBadJSON},
+		{"room bool", `{"type":"login","name":"n","room_id":true}`, Inbound{Type: "login", Name: "n"}, CodeBadJSON},
+		{"room object", `{"type":"login","name":"n","room_id":{}}`, Inbound{Type: "login", Name: "n"}, CodeBadJSON},
+		{"to_uid bool", `{"type":"say","to_uid":true,"content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeBadJSON},
+		{"to_uid array", `{"type":"say","to_uid":[1],"content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeBadJSON},
+
+		{"no type", `{"name":"n"}`, Inbound{Name: "n"}, CodeUnknownType},
+		{"null type", `{"type":null}`, Inbound{}, CodeUnknownType},
+		{"unknown type", `{"type":"dance"}`, Inbound{Type: "dance"}, CodeUnknownType},
+		{"type case", `{"type":"LOGIN","name":"n"}`, Inbound{Type: "LOGIN", Name: "n"}, CodeUnknownType},
+		{"key case", `{"TYPE":"pong"}`, Inbound{}, CodeUnknownType},
+
+		{"to_uid word", `{"type":"say","to_uid":"abc","content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
+		{"to_uid ALL", `{"type":"say","to_uid":"ALL","content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
+		{"to_uid negative", `{"type":"say","to_uid":-1,"content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
+		{"to_uid fraction", `{"type":"say","to_uid":1.5,"content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
+		{"to_uid exponent", `{"type":"say","to_uid":1e3,"content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
+		{"to_uid overflow", `{"type":"say","to_uid":18446744073709551616,"content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
+		{"to_uid negative string", `{"type":"say","to_uid":"-1","content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
+		{"to_uid empty string", `{"type":"say","to_uid":"","content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
+		{"to_uid missing", `{"type":"say","content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
+		{"to_uid null", `{"type":"say","to_uid":null,"content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := Inbound{Name: "stale", ToUID: 9}
+			err := DecodeInbound([]byte(tt.json), &in)
+			if code := replyCode(err); code != tt.code {
+				t.Fatalf("DecodeInbound(%q) = %v; want code %q", tt.json, err, tt.code)
+			}
+			if tt.code != CodeBadJSON && in != tt.want { // on bad_json only the error matters
+				t.Errorf("DecodeInbound(%q) = %+v; want %+v", tt.json, in, tt.want)
+			}
+		})
+	}
+}
+
+// replyCode returns the code of a *Reply, "" for nil, "?" otherwise.
+func replyCode(err error) string {
+	var r *Reply
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &r) && errors.Is(err, ErrBadMessage):
+		return r.Code
+	}
+	return "?"
+}
+
+// TestDecodeInboundAliases documents the zero-copy contract: the strings
+// alias the payload, so they change when the caller reuses the buffer.
+func TestDecodeInboundAliases(t *testing.T) {
+	payload := []byte(`{"type":"login","name":"mynick"}`)
+	var in Inbound
+	if err := DecodeInbound(payload, &in); err != nil {
+		t.Fatal(err)
+	}
+	copy(payload[bytesIndex(payload, "mynick"):], "yours!")
+	if in.Name != "yours!" {
+		t.Errorf("DecodeInbound(...).Name = %q after overwriting the payload; want %q (aliasing)", in.Name, "yours!")
+	}
+}
+
+func bytesIndex(b []byte, s string) int { return strings.Index(string(b), s) }
+
+func TestDecodeInboundAllocs(t *testing.T) {
+	tests := []struct {
+		name, json string
+		want       float64
+	}{
+		{"say", string(typicalSay), 0},
+		{"private say", `{"type":"say","to_uid":"783654164","content":"psst"}`, 0},
+		{"login", `{"type":"login","name":"mynick","room_id":7}`, 0},
+		// Failures cost sonic's error value; they are not the hot path.
+		{"wrong type", `{"type":"login","name":5}`, 1},
+		{"syntax error", `{"type":"login",}`, 2},
+		{"unknown type", `{"type":"dance"}`, 0},
+	}
+	for _, tt := range tests {
+		payload := []byte(tt.json)
+		var in Inbound
+		// sync.Pool drops a quarter of its Puts under the race detector; the
+		// average still rounds down to the steady state.
+		if got := testing.AllocsPerRun(200, func() { DecodeInbound(payload, &in) }); got != tt.want {
+			t.Errorf("AllocsPerRun(DecodeInbound(%s)) = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestValidName(t *testing.T) {
+	tests := []struct {
+		raw, want string
+		ok        bool
+	}{
+		{"mynick", "mynick", true},
+		{"  spaced\t\n", "spaced", true},
+		{"\u3000全角\u3000", "全角", true}, // ideographic spaces are white space too
+		{"猪猪", "猪猪", true},
+		{strings.Repeat("猪", 32), strings.Repeat("猪", 32), true},
+		{strings.Repeat("猪", 33), "", false},
+		{strings.Repeat("a", 32), strings.Repeat("a", 32), true},
+		{" " + strings.Repeat("a", 32) + " ", strings.Repeat("a", 32), true},
+		{strings.Repeat("a", 33), "", false},
+		{"", "", false},
+		{" \t\r\n ", "", false},
+		{"a b", "a b", true},
+	}
+	for _, tt := range tests {
+		got, err := ValidName(tt.raw)
+		if got != tt.want || (err == nil) != tt.ok || err != nil && replyCode(err) != CodeBadName {
+			t.Errorf("ValidName(%q) = %q, %v; want %q, ok %v", tt.raw, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestValidContent(t *testing.T) {
+	tests := []struct {
+		raw  string
+		max  int
+		code string
+	}{
+		{"hi, all !", 4096, ""},
+		{"", 4096, CodeBadContent},
+		{" \n\t ", 4096, CodeBadContent},
+		{"\u3000", 4096, CodeBadContent},
+		{strings.Repeat("a", 4096), 4096, ""},
+		{strings.Repeat("a", 4097), 4096, CodeTooLong},
+		{strings.Repeat("猪", 1366), 4096, CodeTooLong}, // bytes, not characters
+		{strings.Repeat(" ", 5000), 4096, CodeTooLong},
+		{strings.Repeat("a", 5000), 0, ""},
+	}
+	for _, tt := range tests {
+		if code := replyCode(ValidContent(tt.raw, tt.max)); code != tt.code {
+			t.Errorf("ValidContent(%.20q, %d) = %q; want %q", tt.raw, tt.max, code, tt.code)
+		}
+	}
+}
+
+func TestReplyError(t *testing.T) {
+	r := &Reply{CodeRateLimited, "slow down"}
+	if got := fmt.Sprint(r); got != "codec: rate_limited: slow down" {
+		t.Errorf("Reply.Error() = %q; want %q", got, "codec: rate_limited: slow down")
+	}
+}
