@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"time"
 )
@@ -13,51 +14,111 @@ import (
 // validates the rest.
 type Config struct {
 	// Listen is the chat WebSocket address. Zero means ":7272".
-	Listen string
+	Listen string `koanf:"listen"`
 	// WebListen is the address of the web page. Zero means ":55151";
 	// "off" disables the page.
-	WebListen string
+	WebListen string `koanf:"web_listen"`
 	// Loops is the number of gnet event loops. Zero means runtime.NumCPU().
-	Loops int
+	Loops int `koanf:"loops"`
 	// ReusePort lets several processes share Listen (SO_REUSEPORT).
-	ReusePort bool
+	ReusePort bool `koanf:"reuse_port"`
 
 	// Echo enables the /echo endpoint (PROTOCOL.md "Transport").
-	Echo bool
+	Echo bool `koanf:"echo"`
 	// EchoMaxMessage limits an /echo message. Zero means 16 MiB.
-	EchoMaxMessage int
+	EchoMaxMessage int `koanf:"echo_max_message"`
 	// MaxMessage limits a chat frame and a reassembled chat message.
 	// Zero means 64 KiB. Past it the connection is closed with 1009.
-	MaxMessage int
+	MaxMessage int `koanf:"max_message"`
 	// MaxContent limits say content before escaping. Zero means 4096
 	// bytes. Past it the client gets a too_long error.
-	MaxContent int
+	MaxContent int `koanf:"max_content"`
 	// MaxOutbound is the most unsent data per connection before it is cut
 	// off with 1008 as a slow consumer. Zero means 1 MiB.
-	MaxOutbound int
+	MaxOutbound int `koanf:"max_outbound"`
 	// MaxHandshake limits the upgrade request's header block. Zero means
 	// 8 KiB. Past it the client gets 431.
-	MaxHandshake int
+	MaxHandshake int `koanf:"max_handshake"`
 	// HandshakeTimeout is how long a connection may take to complete its
 	// upgrade. Zero means 5s.
-	HandshakeTimeout time.Duration
+	HandshakeTimeout time.Duration `koanf:"handshake_timeout"`
 	// PingInterval is the WebSocket ping period; a connection silent for
 	// two periods is closed. Zero means 25s.
-	PingInterval time.Duration
+	PingInterval time.Duration `koanf:"ping_interval"`
 	// CloseTimeout is how long a closing connection may linger for the
 	// peer's close before the socket is closed. Zero means 2s.
-	CloseTimeout time.Duration
+	CloseTimeout time.Duration `koanf:"close_timeout"`
 	// DefaultRoom is the room of a login without room_id. Zero means "1".
-	DefaultRoom string
+	DefaultRoom string `koanf:"default_room"`
 	// MaxRoomID limits the length of a room_id in bytes. Zero means 64.
-	MaxRoomID int
+	MaxRoomID int `koanf:"max_room_id"`
+
+	// MaxConns limits the open connections of the server (handshaking and
+	// upgraded). Zero means 1,000,000. Past it a new connection gets 503.
+	MaxConns int `koanf:"max_conns"`
+	// MaxConnsPerIP limits the connections of one client address. Zero
+	// means 1000. Past it a new connection gets 429. The client address
+	// is the peer's, or the last X-Forwarded-For address when the peer is
+	// a trusted proxy (then it is checked at the handshake).
+	MaxConnsPerIP int `koanf:"max_conns_per_ip"`
+	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed and
+	// which are not themselves limited per address. Empty means loopback
+	// (127.0.0.0/8, ::1: a proxy on the same host); ["none"] trusts none.
+	TrustedProxies []string `koanf:"trusted_proxies"`
+	// AcceptRate is the sustained number of new connections per second
+	// the server accepts; past it (and past AcceptBurst) a connection
+	// gets 503 with Retry-After, so a reconnect storm is spread out and
+	// connected users keep being served. Zero means 2000.
+	AcceptRate float64 `koanf:"accept_rate"`
+	// AcceptBurst is how many connections may arrive at once above
+	// AcceptRate. Zero means 1000.
+	AcceptBurst int `koanf:"accept_burst"`
+	// MessageRate is the sustained number of messages (data frames and
+	// pings) per second one chat connection may send. Zero means 50. Past
+	// it (and past MessageBurst) a message is dropped with a rate_limited
+	// error.
+	MessageRate float64 `koanf:"message_rate"`
+	// MessageBurst is how many messages a connection may send at once
+	// above MessageRate. Zero means 100.
+	MessageBurst int `koanf:"message_burst"`
+	// MaxRateLimited is how many rate_limited errors a connection may get
+	// before its bucket refills completely; one more closes it with 1008
+	// (sustained abuse). Zero means 50.
+	MaxRateLimited int `koanf:"max_rate_limited"`
+	// AllowedOrigins are glob patterns ("*" any run of characters, "?"
+	// one) matched case-insensitively against the Origin header at the
+	// handshake; a request with another Origin gets 403. A request
+	// without Origin (not a browser) is allowed. Empty allows every
+	// origin, and the server logs that choice at start.
+	AllowedOrigins []string `koanf:"allowed_origins"`
+	// JWTSecret turns authentication on: the upgrade request must carry
+	// an HMAC-signed JWT (HS256/384/512) in the "token" query parameter,
+	// whose "name" (or else "sub") claim fixes the user's name and whose
+	// optional "rooms" claim lists the rooms it may join; otherwise 401.
+	// Zero means authentication is off.
+	JWTSecret string `koanf:"jwt_secret"`
+
+	// AdminListen is the admin HTTP address (/metrics, /healthz, /readyz,
+	// /debug/pprof/). Zero means "127.0.0.1:9191"; "off" disables it. A
+	// failure to bind it is logged, not fatal.
+	AdminListen string `koanf:"admin_listen"`
+	// DrainTimeout bounds a graceful drain (Server.Drain, SIGTERM): once
+	// it passes the remaining connections are closed at once. Zero means
+	// 10s.
+	DrainTimeout time.Duration `koanf:"drain_timeout"`
+	// DrainBatch is how many connections per loop a drain closes with
+	// 1001 in each step. Zero means 500.
+	DrainBatch int `koanf:"drain_batch"`
+	// DrainInterval is the pause between drain steps, so clients do not
+	// all reconnect in the same millisecond. Zero means 50ms.
+	DrainInterval time.Duration `koanf:"drain_interval"`
 
 	// Cluster joins this node to other chatd nodes over NATS. The zero
 	// value is a single node (see ClusterConfig).
-	Cluster ClusterConfig
+	Cluster ClusterConfig `koanf:"cluster"`
 
 	// Logger receives the server's logs. Nil means slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `koanf:"-"`
 }
 
 // Normalize fills in the defaults of zero fields and validates cfg.
@@ -77,6 +138,7 @@ func (c *Config) Normalize() error {
 	setDefault(&c.HandshakeTimeout, 5*time.Second)
 	setDefault(&c.PingInterval, 25*time.Second)
 	setDefault(&c.CloseTimeout, 2*time.Second)
+	c.normalizeLimits()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -104,7 +166,71 @@ func (c *Config) validate() error {
 	if c.PingInterval < 100*time.Millisecond {
 		return fmt.Errorf("%w: ping interval %v is below 100ms", ErrConfig, c.PingInterval)
 	}
+	return c.validateLimits()
+}
+
+func (c *Config) normalizeLimits() {
+	setDefault(&c.MaxConns, 1_000_000)
+	setDefault(&c.MaxConnsPerIP, 1000)
+	setDefault(&c.AcceptRate, 2000)
+	setDefault(&c.AcceptBurst, 1000)
+	setDefault(&c.MessageRate, 50)
+	setDefault(&c.MessageBurst, 100)
+	setDefault(&c.MaxRateLimited, 50)
+	setDefault(&c.AdminListen, "127.0.0.1:9191")
+	setDefault(&c.DrainTimeout, 10*time.Second)
+	setDefault(&c.DrainBatch, 500)
+	setDefault(&c.DrainInterval, 50*time.Millisecond)
+	if len(c.TrustedProxies) == 0 {
+		c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
+	}
+}
+
+func (c *Config) validateLimits() error {
+	for name, v := range map[string]float64{
+		"max conns": float64(c.MaxConns), "max conns per ip": float64(c.MaxConnsPerIP),
+		"accept rate": c.AcceptRate, "accept burst": float64(c.AcceptBurst),
+		"message rate": c.MessageRate, "message burst": float64(c.MessageBurst),
+		"max rate limited": float64(c.MaxRateLimited), "drain batch": float64(c.DrainBatch),
+		"drain timeout": float64(c.DrainTimeout), "drain interval": float64(c.DrainInterval),
+	} {
+		if v < 0 {
+			return fmt.Errorf("%w: %s %v is negative", ErrConfig, name, v)
+		}
+	}
+	if c.AdminListen != "off" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			return fmt.Errorf("%w: admin listen %q: %v", ErrConfig, c.AdminListen, err)
+		}
+	}
+	if _, err := parseProxies(c.TrustedProxies); err != nil {
+		return err
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "" {
+			return fmt.Errorf("%w: empty allowed origin pattern", ErrConfig)
+		}
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 16 {
+		return fmt.Errorf("%w: jwt secret is shorter than 16 bytes", ErrConfig)
+	}
 	return nil
+}
+
+// parseProxies parses the TrustedProxies CIDRs; ["none"] is no proxy.
+func parseProxies(cidrs []string) ([]netip.Prefix, error) {
+	if len(cidrs) == 1 && cidrs[0] == "none" {
+		return nil, nil
+	}
+	var ps []netip.Prefix
+	for _, s := range cidrs {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: trusted proxy %q: %v", ErrConfig, s, err)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
 }
 
 func setDefault[T comparable](v *T, def T) {

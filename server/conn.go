@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
@@ -31,12 +32,18 @@ type conn struct {
 	seen   int64 // unix nanos of the last bytes received
 	idx    int32 // index in l.conns
 	state  connState
-	echo   bool // the /echo endpoint
-	shut   bool // write side shut down after the close frame
+	echo   bool       // the /echo endpoint
+	shut   bool       // write side shut down after the close frame
+	rate   bucket     // message token bucket (limits.go)
+	ip     netip.Addr // client address counted by the per-address limit; zero if none
+	id     *identity  // what the client's token fixes; nil without auth
 }
 
 // Write implements room.Conn.
-func (c *conn) Write(b []byte) (int, error) { return c.gc.Write(b) }
+func (c *conn) Write(b []byte) (int, error) {
+	c.countOut(b)
+	return c.gc.Write(b)
+}
 
 // OutboundBuffered implements room.Conn.
 func (c *conn) OutboundBuffered() int { return c.gc.OutboundBuffered() }
@@ -52,7 +59,11 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	gc.SetContext(c)
 	l.add(c)
 	s.stats.Accepted.Add(1)
-	s.stats.Open.Add(1)
+	open := s.stats.Open.Add(1)
+	if resp := s.ops.limits.admit(c, open, now); resp != nil {
+		c.state = stClosing // linger: the response goes out, input is discarded
+		return resp, gnet.None
+	}
 	return nil, gnet.None
 }
 
@@ -66,6 +77,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	if c.m != nil {
 		s.hub.Close(c.m)
 	}
+	s.ops.limits.release(c)
 	s.stats.Open.Add(-1)
 	return gnet.None
 }
@@ -100,6 +112,10 @@ func (c *conn) handshake() bool {
 		return false
 	}
 	if n == 0 {
+		return false
+	}
+	if err := c.admitRequest(&req); err != nil {
+		c.refuse(err)
 		return false
 	}
 	c.echo = s.cfg.Echo && bytes.Equal(req.Path, echoPath)
@@ -152,6 +168,7 @@ func (c *conn) frames() {
 			c.handle(msg)
 		}
 	}
+	c.countIn(off)
 	_, _ = c.gc.Discard(off)
 }
 
@@ -160,6 +177,9 @@ func (c *conn) frames() {
 func (c *conn) handle(msg codec.Message) {
 	switch msg.Op {
 	case ws.OpPing:
+		if !c.allow(true) {
+			return
+		}
 		c.l.out = codec.AppendFrame(c.l.out, ws.OpPong, msg.Payload)
 	case ws.OpPong:
 	case ws.OpClose:
@@ -168,6 +188,9 @@ func (c *conn) handle(msg codec.Message) {
 		c.l.srv.stats.MessagesIn.Add(1)
 		if c.echo {
 			c.l.out = codec.AppendFrame(c.l.out, msg.Op, msg.Payload)
+			return
+		}
+		if !c.allow(false) {
 			return
 		}
 		c.chat(msg.Op, msg.Payload)

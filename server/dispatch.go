@@ -34,6 +34,9 @@ func (c *conn) chat(op ws.OpCode, payload []byte) {
 }
 
 func (c *conn) login(in *codec.Inbound) {
+	if !c.authorizeLogin(in) {
+		return
+	}
 	name, err := codec.ValidName(in.Name)
 	if err != nil {
 		c.replyErr(err)

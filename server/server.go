@@ -46,6 +46,7 @@ type Server struct {
 	clock    atomic.Int64 // coarse unix nanos, updated by OnTick
 	draining atomic.Bool
 	stats    Stats
+	ops      ops // limits, metrics, admin listener (admin.go)
 }
 
 // New returns a server for cfg (normalised and validated first).
@@ -67,6 +68,7 @@ func New(cfg Config) (*Server, error) {
 		OnSlow:      s.onSlow,
 	})
 	s.clock.Store(time.Now().UnixNano())
+	s.initOps()
 	return s, nil
 }
 
@@ -110,7 +112,8 @@ func (s *Server) Run(ctx context.Context) error {
 		<-errc
 		return err
 	}
-	s.log.Info("chatd serving", "chat", s.ChatAddr(), "web", s.WebAddr(), "loops", s.cfg.Loops, "echo", s.cfg.Echo)
+	s.startAdmin()
+	s.log.Info("chatd serving", "admin", s.AdminAddr(), "chat", s.ChatAddr(), "web", s.WebAddr(), "loops", s.cfg.Loops, "echo", s.cfg.Echo)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -213,6 +216,7 @@ func (s *Server) loopOf(el gnet.EventLoop) *loop {
 		return nil // more loops than configured: cannot happen with gnet's NumEventLoop
 	}
 	l := newLoop(s, el, s.hub.Shard(len(s.order)))
+	s.instrument(l)
 	s.loops[el] = l
 	s.order = append(s.order, l)
 	return l
@@ -231,7 +235,7 @@ func (s *Server) stopChat() {
 // shutdown closes every connection with 1001 on its own loop, waits for
 // that (bounded), then stops the engine and the web server.
 func (s *Server) shutdown() {
-	s.draining.Store(true)
+	s.drain()
 	var wg sync.WaitGroup
 	for _, l := range s.loopList() {
 		wg.Add(1)
@@ -254,6 +258,7 @@ func (s *Server) shutdown() {
 		defer cancel()
 		_ = web.Shutdown(ctx)
 	}
+	s.stopAdmin()
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {

@@ -2,30 +2,88 @@ package main
 
 import (
 	"flag"
-	"log/slog"
+	"strings"
 
 	"chatd/server"
 )
 
-// parseFlags maps the command line onto server.Config; zero values keep
-// the Config defaults documented there.
-func parseFlags(fs *flag.FlagSet, args []string) (server.Config, slog.Level) {
-	var cfg server.Config
-	var level slog.Level
-	fs.StringVar(&cfg.Listen, "listen", ":7272", "chat WebSocket listen address")
-	fs.StringVar(&cfg.WebListen, "web-listen", ":55151", `web page listen address ("off" to disable)`)
-	fs.IntVar(&cfg.Loops, "loops", 0, "event loops (0: one per CPU)")
+// options are the command's own settings, beside server.Config.
+type options struct {
+	configFile  string
+	printConfig bool
+	checkConfig bool
+}
+
+// flagHooks add flags defined in other files of this package (cluster
+// mode registers its own here), so that flag parsing has one place.
+var flagHooks []func(fs *flag.FlagSet, cfg *server.Config)
+
+// defineFlags binds every flag to c. Defaults are all zero: the zero value
+// of a field means its documented default (server/config.go), and a flag
+// only counts when it is given (it then wins over file and environment).
+func defineFlags(fs *flag.FlagSet, c *fileConfig, o *options) {
+	fs.StringVar(&o.configFile, "config", "", "config file, YAML (.yaml, .yml) or TOML (.toml); also CHATD_CONFIG")
+	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration (YAML) and exit")
+	fs.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit (status 0 if valid, 2 if not)")
+	fs.StringVar(&c.LogLevel, "log-level", "", "log level: debug, info, warn, error (default info)")
+	fs.StringVar(&c.LogFormat, "log-format", "", "log format: auto (text on a terminal, JSON otherwise), text, json (default auto)")
+	chatFlags(fs, &c.Server)
+	limitFlags(fs, &c.Server)
+	opsFlags(fs, &c.Server)
+	for _, h := range flagHooks {
+		h(fs, &c.Server)
+	}
+}
+
+func chatFlags(fs *flag.FlagSet, cfg *server.Config) {
+	fs.StringVar(&cfg.Listen, "listen", "", `chat WebSocket listen address (default ":7272")`)
+	fs.StringVar(&cfg.WebListen, "web-listen", "", `web page listen address, "off" to disable (default ":55151")`)
+	fs.IntVar(&cfg.Loops, "loops", 0, "event loops (default one per CPU)")
 	fs.BoolVar(&cfg.ReusePort, "reuseport", false, "listen with SO_REUSEPORT (several processes on one port)")
 	fs.BoolVar(&cfg.Echo, "echo", false, "serve /echo, echoing every message (conformance testing)")
-	fs.IntVar(&cfg.EchoMaxMessage, "echo-max-message", 16<<20, "largest /echo message in bytes")
-	fs.IntVar(&cfg.MaxMessage, "max-message", 64<<10, "largest chat frame or message in bytes (1009 past it)")
-	fs.IntVar(&cfg.MaxContent, "max-content", 4096, "largest say content in bytes before escaping (too_long past it)")
-	fs.IntVar(&cfg.MaxOutbound, "max-outbound", 1<<20, "unsent bytes per connection before it is cut off with 1008")
-	fs.IntVar(&cfg.MaxHandshake, "max-handshake", 8<<10, "largest upgrade request header block in bytes")
-	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", 0, "time allowed to complete the upgrade (0: 5s)")
-	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "WebSocket ping period; silent for two periods closes (0: 25s)")
-	fs.StringVar(&cfg.DefaultRoom, "default-room", "1", "room of a login without room_id")
-	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
-	_ = fs.Parse(args)
-	return cfg, level
+	fs.IntVar(&cfg.EchoMaxMessage, "echo-max-message", 0, "largest /echo message in bytes (default 16 MiB)")
+	fs.IntVar(&cfg.MaxMessage, "max-message", 0, "largest chat frame or message in bytes, 1009 past it (default 64 KiB)")
+	fs.IntVar(&cfg.MaxContent, "max-content", 0, "largest say content in bytes before escaping, too_long past it (default 4096)")
+	fs.IntVar(&cfg.MaxOutbound, "max-outbound", 0, "unsent bytes per connection before it is cut off with 1008 (default 1 MiB)")
+	fs.IntVar(&cfg.MaxHandshake, "max-handshake", 0, "largest upgrade request header block in bytes, 431 past it (default 8 KiB)")
+	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", 0, "time allowed to complete the upgrade (default 5s)")
+	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "WebSocket ping period; silent for two periods closes (default 25s)")
+	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", 0, "how long a closing connection waits for the peer's close (default 2s)")
+	fs.StringVar(&cfg.DefaultRoom, "default-room", "", `room of a login without room_id (default "1")`)
+	fs.IntVar(&cfg.MaxRoomID, "max-room-id", 0, "longest room_id in bytes (default 64)")
+}
+
+func limitFlags(fs *flag.FlagSet, cfg *server.Config) {
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "most open connections, 503 past it (default 1000000)")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "most connections per client address, 429 past it (default 1000)")
+	fs.Var((*stringList)(&cfg.TrustedProxies), "trusted-proxies", `comma-separated CIDRs whose X-Forwarded-For is believed, "none" for none (default loopback)`)
+	fs.Float64Var(&cfg.AcceptRate, "accept-rate", 0, "new connections accepted per second, 503 past it (default 2000)")
+	fs.IntVar(&cfg.AcceptBurst, "accept-burst", 0, "new connections accepted at once above accept-rate (default 1000)")
+	fs.Float64Var(&cfg.MessageRate, "message-rate", 0, "messages per second per connection, rate_limited past it (default 50)")
+	fs.IntVar(&cfg.MessageBurst, "message-burst", 0, "messages at once above message-rate (default 100)")
+	fs.IntVar(&cfg.MaxRateLimited, "max-rate-limited", 0, "rate_limited errors before closing with 1008 (default 50)")
+	fs.Var((*stringList)(&cfg.AllowedOrigins), "allowed-origins", "comma-separated Origin glob patterns, 403 otherwise (default: allow all)")
+	fs.StringVar(&cfg.JWTSecret, "jwt-secret", "", "HMAC secret: require a JWT in the token query parameter, 401 otherwise (default: auth off)")
+}
+
+func opsFlags(fs *flag.FlagSet, cfg *server.Config) {
+	fs.StringVar(&cfg.AdminListen, "admin-listen", "", `admin HTTP address for /metrics, /healthz, /readyz, /debug/pprof/; "off" to disable (default "127.0.0.1:9191")`)
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, "graceful drain limit on SIGTERM (default 10s)")
+	fs.IntVar(&cfg.DrainBatch, "drain-batch", 0, "connections per loop closed with 1001 per drain step (default 500)")
+	fs.DurationVar(&cfg.DrainInterval, "drain-interval", 0, "pause between drain steps (default 50ms)")
+}
+
+// stringList is a comma-separated list flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(s string) error {
+	*l = nil
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
 }

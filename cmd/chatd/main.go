@@ -1,32 +1,80 @@
-// Command chatd runs the chat server: WebSocket chat on :7272 and the web
-// page on :55151 by default.
+// Command chatd runs the chat server: WebSocket chat on :7272, the web
+// page on :55151 and the admin endpoints on 127.0.0.1:9191 by default.
+//
+// Configuration: defaults < config file (-config, YAML or TOML) <
+// CHATD_* environment < flags; see docs/operations.md.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/knadh/koanf/parsers/yaml"
 
 	"chatd/server"
 )
 
 func main() {
-	cfg, level := parseFlags(flag.CommandLine, os.Args[1:])
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// run is main with its inputs and outputs explicit; it returns the exit
+// status (2 for a bad configuration).
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c, o, err := loadConfig(fs, args, environ)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil {
+		c.Server.Logger, err = newLogger(&c, stderr)
+	}
+	if err == nil {
+		err = c.Server.Normalize()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "chatd:", err)
+		return 2
+	}
+	setDefault(&c.LogLevel, "info")
+	setDefault(&c.LogFormat, "auto")
+	switch {
+	case o.checkConfig:
+		fmt.Fprintln(stdout, "chatd: configuration is valid")
+		return 0
+	case o.printConfig:
+		b, _ := yaml.Parser().Marshal(configMap(&c))
+		_, _ = stdout.Write(b)
+		return 0
+	}
+	return serve(c.Server)
+}
+
+func setDefault(v *string, def string) {
+	if *v == "" {
+		*v = def
+	}
+}
+
+func serve(cfg server.Config) int {
 	srv, err := server.New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chatd:", err)
-		os.Exit(2)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := srv.Run(ctx); err != nil {
 		cfg.Logger.Error("chatd stopped", "err", err)
-		os.Exit(1)
+		return 1
 	}
 	cfg.Logger.Info("chatd stopped")
+	return 0
 }

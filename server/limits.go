@@ -1,0 +1,245 @@
+package server
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+
+	"chatd/codec"
+)
+
+// limiter is the server's admission control: total and per-address
+// connection counts and the accept-rate token bucket. It runs once per
+// connection (accept, handshake, close), never per message.
+type limiter struct {
+	// Immutable after newLimiter.
+	cfg     *Config
+	proxies []netip.Prefix
+
+	// Guarded by mu.
+	mu     sync.Mutex
+	perIP  map[netip.Addr]int32
+	tokens float64 // accept bucket
+	last   int64   // unix nanos of the last refill
+
+	// Safe for concurrent use.
+	refusedLimit atomic.Int64 // connections refused by a connection limit
+	rateLimited  atomic.Int64 // messages refused with rate_limited
+	rateClosed   atomic.Int64 // connections closed with 1008 for sustained flooding
+	lastWarn     atomic.Int64 // unix nanos of the last abuse warning
+	muted        atomic.Int64 // abuse warnings suppressed since the last one
+}
+
+func newLimiter(cfg *Config) *limiter {
+	ps, _ := parseProxies(cfg.TrustedProxies) // validated by Normalize
+	return &limiter{cfg: cfg, proxies: ps, perIP: make(map[netip.Addr]int32),
+		tokens: float64(cfg.AcceptBurst), last: time.Now().UnixNano()}
+}
+
+// Refusals sent before the request is read: the connection then lingers
+// (reading and discarding) until the response is out, so that unread input
+// does not turn the response into a reset.
+var (
+	respTooManyConns = httpRefusal(503, "too many connections")
+	respAcceptRate   = httpRefusal(503, "server busy: connection rate exceeded")
+	respPerIP        = httpRefusal(429, "too many connections from your address")
+	errPerIP         = &codec.HTTPError{Status: 429, Reason: "too many connections from your address"}
+)
+
+func httpRefusal(status int, reason string) []byte {
+	b := codec.AppendHTTPError(nil, &codec.HTTPError{Status: status, Reason: reason})
+	// Retry-After (RFC 9110 10.2.3) spreads the retries of a storm.
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	return append(append(b[:i:i], "\r\nRetry-After: 1"...), b[i:]...)
+}
+
+// admit decides on a new connection before anything is read from it. It
+// returns nil to go on, or the response to send before closing. On
+// success c.ip is set when the peer's address was counted.
+func (lm *limiter) admit(c *conn, open int64, now int64) []byte {
+	if open > int64(lm.cfg.MaxConns) {
+		lm.refusedLimit.Add(1)
+		return respTooManyConns
+	}
+	peer := remoteAddr(c.gc)
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	if !lm.takeAccept(now) {
+		lm.refusedLimit.Add(1)
+		return respAcceptRate
+	}
+	if peer.IsValid() && !lm.trusted(peer) {
+		if !lm.acquireLocked(peer) {
+			lm.refusedLimit.Add(1)
+			return respPerIP
+		}
+		c.ip = peer
+	}
+	return nil
+}
+
+// takeAccept takes a token from the accept bucket. Guarded by mu.
+func (lm *limiter) takeAccept(now int64) bool {
+	if now > lm.last {
+		lm.tokens += float64(now-lm.last) / 1e9 * lm.cfg.AcceptRate
+		lm.last = now
+	}
+	if max := float64(lm.cfg.AcceptBurst); lm.tokens > max {
+		lm.tokens = max
+	}
+	if lm.tokens < 1 {
+		return false
+	}
+	lm.tokens--
+	return true
+}
+
+// admitForwarded counts a connection from a trusted proxy against its
+// client's address (the last X-Forwarded-For entry, which the proxy
+// appended; without one, the proxy's own address).
+func (lm *limiter) admitForwarded(c *conn, xff []byte) error {
+	if c.ip.IsValid() {
+		return nil // counted at accept: the peer is not a proxy
+	}
+	addr := lastForwarded(xff)
+	if !addr.IsValid() {
+		addr = remoteAddr(c.gc)
+	}
+	if !addr.IsValid() {
+		return nil
+	}
+	lm.mu.Lock()
+	ok := lm.acquireLocked(addr)
+	lm.mu.Unlock()
+	if !ok {
+		lm.refusedLimit.Add(1)
+		return errPerIP
+	}
+	c.ip = addr
+	return nil
+}
+
+func (lm *limiter) acquireLocked(a netip.Addr) bool {
+	if lm.perIP[a] >= int32(lm.cfg.MaxConnsPerIP) {
+		return false
+	}
+	lm.perIP[a]++
+	return true
+}
+
+// release uncounts c's address when it closes.
+func (lm *limiter) release(c *conn) {
+	if !c.ip.IsValid() {
+		return
+	}
+	lm.mu.Lock()
+	if n := lm.perIP[c.ip] - 1; n > 0 {
+		lm.perIP[c.ip] = n
+	} else {
+		delete(lm.perIP, c.ip)
+	}
+	lm.mu.Unlock()
+	c.ip = netip.Addr{}
+}
+
+func (lm *limiter) trusted(a netip.Addr) bool {
+	for _, p := range lm.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteAddr(gc gnet.Conn) netip.Addr {
+	if ta, ok := gc.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// lastForwarded returns the last address of an X-Forwarded-For value.
+func lastForwarded(xff []byte) netip.Addr {
+	if i := bytes.LastIndexByte(xff, ','); i >= 0 {
+		xff = xff[i+1:]
+	}
+	a, err := netip.ParseAddr(string(bytes.TrimSpace(xff)))
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// bucket is a connection's message token bucket. Owned by the
+// connection's loop; the time is the server's coarse clock (500ms steps),
+// which is fine for rates of a few messages per second.
+type bucket struct {
+	tokens  float32
+	last    int64 // unix nanos of the last refill; 0 before the first message
+	strikes int32 // rate_limited replies since the bucket was last full
+}
+
+// take reports whether a message may pass at now.
+func (b *bucket) take(cfg *Config, now int64) bool {
+	burst := float32(cfg.MessageBurst)
+	if b.last == 0 {
+		b.tokens, b.last = burst, now
+	}
+	if now > b.last {
+		b.tokens += float32(float64(now-b.last) / 1e9 * cfg.MessageRate)
+		b.last = now
+	}
+	if b.tokens >= burst {
+		b.tokens, b.strikes = burst, 0 // the client backed off: forgive it
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	b.strikes++
+	return false
+}
+
+// allow charges one message (a data frame or a ping) to a chat
+// connection's bucket. Past the bucket the client gets rate_limited (a
+// ping is dropped); past MaxRateLimited of those in a row it is closed
+// with 1008. It reports whether the message may be handled.
+func (c *conn) allow(ping bool) bool {
+	s := c.l.srv
+	if c.echo || c.rate.take(&s.cfg, s.now()) {
+		return true
+	}
+	lm := s.ops.limits
+	if int(c.rate.strikes) > s.cfg.MaxRateLimited {
+		lm.rateClosed.Add(1)
+		s.warnAbuse("closing flooding connection", c)
+		c.closeWith(ws.StatusPolicyViolation, "rate limit exceeded")
+		return false
+	}
+	lm.rateLimited.Add(1)
+	if !ping {
+		c.reply(codec.CodeRateLimited, "too many messages; slow down")
+	}
+	return false
+}
+
+// warnAbuse logs an abuse warning at most once a second (a flood must not
+// become a log flood), with the number of warnings suppressed since.
+func (s *Server) warnAbuse(msg string, c *conn) {
+	lm := s.ops.limits
+	now := s.now()
+	last := lm.lastWarn.Load()
+	if now-last < int64(time.Second) || !lm.lastWarn.CompareAndSwap(last, now) {
+		lm.muted.Add(1)
+		return
+	}
+	s.log.Warn(msg, "remote", c.gc.RemoteAddr().String(), "suppressed", lm.muted.Swap(0))
+}
