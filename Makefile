@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 GO ?= go
 STATICCHECK_VERSION ?= 2026.2.2
 
-.PHONY: all build run test test-go test-browser check fuzz bench bench-100k clean
+.PHONY: all build run test test-go test-browser check fuzz bench bench-build bench-100k clean
 
 all: build
 
@@ -39,6 +39,24 @@ fuzz:
 	@for t in $$($(GO) test -list 'Fuzz.*' ./codec/ | grep ^Fuzz); do \
 		echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./codec/ || exit 1; \
 	done
+
+## bench: the load benchmark (bench/README.md): builds chatd, the gorilla
+## baseline (bench/baseline) and chatbench, runs every scenario against both
+## (under 10 minutes here) and writes bench/results/<date>/report.md.
+BENCH_OUT ?= bench/results/$(shell date +%Y-%m-%d)
+BENCH_BIN := bench/bin
+bench-build:
+	$(GO) build -o $(BENCH_BIN)/chatd ./cmd/chatd
+	$(GO) build -o $(BENCH_BIN)/baseline ./bench/baseline
+	$(GO) build -o $(BENCH_BIN)/chatbench ./cmd/chatbench
+
+bench: bench-build
+	$(BENCH_BIN)/chatbench suite -out $(BENCH_OUT) -chatd $(BENCH_BIN)/chatd -baseline $(BENCH_BIN)/baseline $(BENCH_FLAGS)
+
+## bench-100k: 100,000 idle logged-in clients, spread over 7 server
+## processes per server kind (one process holds < 20,000 sockets here).
+bench-100k: bench-build
+	$(BENCH_BIN)/chatbench suite -size 100k -out $(BENCH_OUT)-100k -chatd $(BENCH_BIN)/chatd -baseline $(BENCH_BIN)/baseline $(BENCH_FLAGS)
 
 clean:
 	rm -f chatd chatbench

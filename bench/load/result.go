@@ -1,0 +1,136 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"chatd/bench"
+)
+
+// Result is what one scenario phase measured against one server; the suite
+// writes it as the raw JSON of the report.
+type Result struct {
+	Scenario string         `json:"scenario"` // connect, broadcast, private, storm
+	Label    string         `json:"label"`    // e.g. broadcast-1000/closed
+	Server   string         `json:"server"`
+	Params   map[string]any `json:"params"`
+	OK       bool           `json:"ok"`
+	Problems []string       `json:"problems,omitempty"`
+
+	Conns       int `json:"conns"`
+	Established int `json:"established"`
+	Failed      int `json:"failed"`
+	Dropped     int `json:"dropped"`
+
+	Login       Summary `json:"login"` // handshake + login latency
+	ConnectSecs float64 `json:"connect_secs"`
+	ConnectRate float64 `json:"connect_rate"`
+	Logins      int64   `json:"logins"`
+	WantLogins  int64   `json:"want_logins"`
+
+	RSSBefore    int64   `json:"rss_before"`
+	RSSFull      int64   `json:"rss_full"`
+	HeapBefore   int64   `json:"heap_before"` // -1: no endpoint
+	HeapFull     int64   `json:"heap_full"`
+	BytesPerConn float64 `json:"rss_per_conn"`
+	HeapPerConn  float64 `json:"heap_per_conn"`
+
+	Sent             int64   `json:"sent"`
+	Expected         int64   `json:"expected"`
+	Delivered        int64   `json:"delivered"`
+	Loss             int64   `json:"loss"`
+	Seconds          float64 `json:"seconds"`
+	MsgsPerSec       float64 `json:"msgs_per_sec"`
+	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
+	Latency          Summary `json:"latency"`
+
+	ServerCPU   float64 `json:"server_cpu_secs"`
+	GenCPU      float64 `json:"generator_cpu_secs"`
+	CPUPerDeliv float64 `json:"server_cpu_ns_per_delivery"`
+	StormSecs   float64 `json:"storm_secs"`
+
+	LoginHist   *bench.Hist `json:"login_hist,omitempty"`
+	LatencyHist *bench.Hist `json:"latency_hist,omitempty"`
+}
+
+// Summary is a latency distribution in milliseconds.
+type Summary struct {
+	N    uint64  `json:"n"`
+	Mean float64 `json:"mean_ms"`
+	P50  float64 `json:"p50_ms"`
+	P90  float64 `json:"p90_ms"`
+	P99  float64 `json:"p99_ms"`
+	P999 float64 `json:"p999_ms"`
+	Max  float64 `json:"max_ms"`
+}
+
+func summarize(h *bench.Hist) Summary {
+	ms := func(v uint64) float64 { return float64(v) / 1e6 }
+	return Summary{
+		N: h.Count(), Mean: h.Mean() / 1e6,
+		P50: ms(h.Quantile(0.5)), P90: ms(h.Quantile(0.9)), P99: ms(h.Quantile(0.99)),
+		P999: ms(h.Quantile(0.999)), Max: ms(h.Max()),
+	}
+}
+
+func (s Summary) String() string {
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (n=%d)",
+		fmtMs(s.P50), fmtMs(s.P90), fmtMs(s.P99), fmtMs(s.P999), fmtMs(s.Max), s.N)
+}
+
+func fmtMs(ms float64) string {
+	switch {
+	case ms < 1:
+		return fmt.Sprintf("%.0fµs", ms*1000)
+	case ms < 100:
+		return fmt.Sprintf("%.2fms", ms)
+	default:
+		return fmt.Sprintf("%.0fms", ms)
+	}
+}
+
+func (r *Result) problem(format string, args ...any) {
+	r.OK = false
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// Print writes the human summary of r.
+func (r *Result) Print(w io.Writer) {
+	status := "ok"
+	if !r.OK {
+		status = "FAILED"
+	}
+	fmt.Fprintf(w, "== %s on %s: %s\n", r.Label, r.Server, status)
+	fmt.Fprintf(w, "   connections %d established, %d failed, %d dropped; login %s\n",
+		r.Established, r.Failed, r.Dropped, r.Login)
+	switch r.Scenario {
+	case "connect":
+		fmt.Fprintf(w, "   connect rate %.0f/s; server RSS %s -> %s (%.2f KiB/conn); heap %s -> %s\n",
+			r.ConnectRate, mib(r.RSSBefore), mib(r.RSSFull), r.BytesPerConn/1024, mib(r.HeapBefore), mib(r.HeapFull))
+		fmt.Fprintf(w, "   login notices %d (want %d)\n", r.Logins, r.WantLogins)
+	case "storm":
+		fmt.Fprintf(w, "   all %d back and logged in after %.2fs\n", r.Established, r.StormSecs)
+	default:
+		fmt.Fprintf(w, "   sent %d, delivered %d of %d (loss %d) in %.1fs: %.0f deliveries/s\n",
+			r.Sent, r.Delivered, r.Expected, r.Loss, r.Seconds, r.DeliveriesPerSec)
+		fmt.Fprintf(w, "   latency %s\n", r.Latency)
+	}
+	fmt.Fprintf(w, "   CPU: server %.2fs (%.0f ns/delivery), generator %.2fs\n", r.ServerCPU, r.CPUPerDeliv, r.GenCPU)
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "   PROBLEM: %s\n", p)
+	}
+}
+
+func mib(b int64) string {
+	if b < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))
+}
+
+func secs(d time.Duration) float64 { return d.Seconds() }
+
+// labelOf builds a label such as "broadcast-1000/closed".
+func labelOf(parts ...string) string { return strings.Join(parts, "/") }

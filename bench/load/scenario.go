@@ -1,0 +1,153 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Spec describes one scenario run; the same Spec runs against every target.
+type Spec struct {
+	Scenario string        `json:"scenario"` // connect, broadcast, private, storm
+	Name     string        `json:"name"`     // e.g. broadcast-1000
+	Conns    int           `json:"conns"`    // clients (private: 2 per pair)
+	RoomSize int           `json:"room_size"`
+	Rate     float64       `json:"connect_rate"` // logins per second while connecting
+	Inflight int           `json:"inflight"`     // handshakes in progress at most
+	Hold     time.Duration `json:"hold"`         // connect: idle time at full load
+	Senders  int           `json:"senders"`      // broadcast: senders in the room
+	Window   int           `json:"window"`       // closed loop: messages in flight per sender
+	OpenRate float64       `json:"open_rate"`    // open loop: messages per second (0: skip)
+	Duration time.Duration `json:"duration"`     // each measurement window
+	Workers  int           `json:"workers"`      // 0: automatic
+	Sources  int           `json:"sources"`      // source addresses 127.0.0.2...; 0: automatic
+	Procs    int           `json:"procs"`        // server processes per target (rooms spread over them)
+}
+
+// Env is where a scenario's output goes.
+type Env struct {
+	Out    io.Writer // human summaries
+	Prog   *progress
+	LogDir string // server logs
+}
+
+// NewEnv writes summaries to out and progress to stderr.
+func NewEnv(out io.Writer, logDir string) *Env {
+	if logDir != "" {
+		os.MkdirAll(logDir, 0o755)
+	}
+	return &Env{Out: out, Prog: newProgress(os.Stderr, int(os.Stderr.Fd())), LogDir: logDir}
+}
+
+// Run runs spec against t and returns one Result per measured phase.
+func Run(env *Env, spec Spec, t Target) []Result {
+	env.Prog.prefix = fmt.Sprintf("[%s %s]", spec.Name, t.Name)
+	rs, err := run(env, spec, t)
+	env.Prog.done()
+	if err != nil {
+		if len(rs) == 0 {
+			rs = []Result{newResult(spec, t, spec.Name)}
+		}
+		rs[len(rs)-1].problem("%v", err)
+	}
+	for i := range rs {
+		rs[i].Print(env.Out)
+	}
+	return rs
+}
+
+func newResult(spec Spec, t Target, label string) Result {
+	return Result{Scenario: spec.Scenario, Label: label, Server: t.Name, OK: true, Conns: spec.Conns,
+		Params: map[string]any{"conns": spec.Conns, "room_size": spec.RoomSize, "connect_rate": spec.Rate,
+			"senders": spec.Senders, "window": spec.Window, "open_rate": spec.OpenRate,
+			"duration_s": spec.Duration.Seconds(), "hold_s": spec.Hold.Seconds(), "procs": max(spec.Procs, 1)}}
+}
+
+func (spec Spec) plan(addrs []string) (Plan, int) {
+	p := Plan{Addrs: addrs, RoomSize: max(spec.RoomSize, 1), RoomPrefix: spec.Name + "-",
+		Rate: spec.Rate, Inflight: spec.Inflight, CheckMembers: spec.Scenario != "storm"}
+	align := 1
+	switch spec.Scenario {
+	case "broadcast":
+		p.SenderEvery = max(spec.RoomSize/max(spec.Senders, 1), 1)
+	case "private":
+		p.Pairs, p.RoomSize, p.SenderEvery, align = true, 2, 1, 2
+	}
+	nsrc := spec.Sources
+	if nsrc <= 0 {
+		nsrc = spec.Conns/20000 + 2
+	}
+	for i := range nsrc {
+		p.Sources = append(p.Sources, "127.0.0."+strconv.Itoa(2+i))
+	}
+	return p, align
+}
+
+func run(env *Env, spec Spec, t Target) ([]Result, error) {
+	srv, err := t.startGroup(env.LogDir, spec.Procs)
+	if err != nil {
+		return nil, err
+	}
+	before, heapBefore := srv.sample()
+	base, align := spec.plan(srv.addrs())
+	pool, err := startPool(plans(base, spec.Conns, spec.Workers, align))
+	if err != nil {
+		srv.stop()
+		return nil, err
+	}
+	defer func() {
+		srv.stop() // first, so that nobody pays for the logout storm
+		pool.close()
+	}()
+
+	res := newResult(spec, t, spec.Name)
+	res.RSSBefore, res.HeapBefore = before.RSS, heapBefore
+	start := time.Now()
+	pool.send(Command{Cmd: "connect"})
+	timeout := time.Duration(float64(spec.Conns)/max(spec.Rate, 100)*float64(time.Second)) + 90*time.Second
+	s, err := pool.waitFor("connect", timeout, env.Prog, func(s Counters) bool {
+		return s.Complete+s.Failed+s.Dropped >= spec.Conns
+	})
+	res.ConnectSecs = secs(time.Since(start))
+	res.ConnectRate = float64(s.Complete) / res.ConnectSecs
+	if err != nil {
+		return []Result{res}, err
+	}
+	switch spec.Scenario {
+	case "connect":
+		return connectPhase(env, spec, srv, pool, res, before)
+	case "storm":
+		return stormPhase(env, spec, srv, pool, res)
+	default:
+		return measurePhases(env, spec, t, srv, pool, res)
+	}
+}
+
+// check fills the connection figures from merged counters and flags what
+// must never happen: failures, drops, error messages, wrong rosters, a dead
+// server.
+func (r *Result) check(m Event, errs []string, srv *group) {
+	r.Established, r.Failed, r.Dropped = m.C.Complete, m.C.Failed, m.C.Dropped
+	r.Login = summarize(m.Login)
+	r.LoginHist = m.Login
+	r.GenCPU = m.CPU
+	if m.C.Failed > 0 || m.C.Dropped > 0 {
+		r.problem("%d connections failed, %d dropped", m.C.Failed, m.C.Dropped)
+	}
+	if m.C.Errors > 0 {
+		r.problem("%d error messages from the server", m.C.Errors)
+	}
+	if m.C.BadRoster > 0 {
+		r.problem("%d clients learned of more members than their room has", m.C.BadRoster)
+	}
+	if !srv.alive() {
+		r.problem("server process died")
+	}
+	for _, e := range errs {
+		if len(r.Problems) < 8 {
+			r.Problems = append(r.Problems, e)
+		}
+	}
+}

@@ -1,0 +1,227 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"chatd/bench/load"
+)
+
+// Machine describes where a run happened.
+type Machine struct {
+	Date     string  `json:"date"`
+	CPU      string  `json:"cpu"`
+	Cores    int     `json:"cores"`
+	MemGiB   float64 `json:"mem_gib"`
+	Kernel   string  `json:"kernel"`
+	Go       string  `json:"go"`
+	Commit   string  `json:"commit"`
+	FDLimit  uint64  `json:"fd_limit"`
+	Command  string  `json:"command"`
+	Duration string  `json:"duration"`
+}
+
+// Run is everything a report is made from; it is saved as results.json.
+type Run struct {
+	Machine Machine       `json:"machine"`
+	Results []load.Result `json:"results"`
+}
+
+// metric is one row of the summary table.
+type metric struct {
+	name   string
+	higher bool // higher is better
+	get    func(*load.Result) float64
+	unit   string
+}
+
+var (
+	mDeliv  = metric{"deliveries/s", true, func(r *load.Result) float64 { return r.DeliveriesPerSec }, ""}
+	mP99    = metric{"p99 latency", false, func(r *load.Result) float64 { return r.Latency.P99 }, "ms"}
+	mCPU    = metric{"server CPU per delivery", false, func(r *load.Result) float64 { return r.CPUPerDeliv }, "ns"}
+	mRSS    = metric{"server RSS per idle conn", false, func(r *load.Result) float64 { return r.BytesPerConn / 1024 }, "KiB"}
+	mLogin  = metric{"handshake+login p99", false, func(r *load.Result) float64 { return r.Login.P99 }, "ms"}
+	mStorm  = metric{"all back and logged in", false, func(r *load.Result) float64 { return r.StormSecs }, "s"}
+	mCRate  = metric{"connect rate", true, func(r *load.Result) float64 { return r.ConnectRate }, "/s"}
+	mGenCPU = metric{"generator CPU", false, func(r *load.Result) float64 { return r.GenCPU }, "s"}
+)
+
+func metricsOf(r *load.Result) []metric {
+	switch {
+	case r.Scenario == "connect":
+		return []metric{mRSS, mLogin, mCRate}
+	case r.Scenario == "storm":
+		return []metric{mStorm, mLogin}
+	case strings.HasSuffix(r.Label, "/open"):
+		return []metric{mP99, mCPU}
+	default:
+		return []metric{mDeliv, mP99, mCPU}
+	}
+}
+
+// Write writes report.md, the charts and results.json into dir.
+func Write(dir string, run Run) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(run, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), b, 0o644); err != nil {
+		return err
+	}
+	charts := map[string]string{
+		"latency.svg":    latencyChart(run.Results),
+		"deliveries.svg": deliveriesChart(run.Results),
+		"memory.svg":     memoryChart(run.Results),
+	}
+	for name, svg := range charts {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(svg), 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(Markdown(run)), 0o644)
+}
+
+// servers returns the server names in order of appearance.
+func servers(rs []load.Result) []string {
+	var s []string
+	for _, r := range rs {
+		if !contains(s, r.Server) {
+			s = append(s, r.Server)
+		}
+	}
+	return s
+}
+
+// labels returns the scenario labels in order of appearance.
+func labels(rs []load.Result) []string {
+	var s []string
+	for _, r := range rs {
+		if !contains(s, r.Label) {
+			s = append(s, r.Label)
+		}
+	}
+	return s
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func find(rs []load.Result, label, server string) *load.Result {
+	for i := range rs {
+		if rs[i].Label == label && rs[i].Server == server {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+// Markdown renders the report.
+func Markdown(run Run) string {
+	rs := run.Results
+	srvs := servers(rs)
+	var b strings.Builder
+	m := run.Machine
+	fmt.Fprintf(&b, "# chatd load benchmark — %s\n\n", m.Date)
+	fmt.Fprintf(&b, "| machine | |\n|---|---|\n| CPU | %s |\n| cores | %d |\n| memory | %.0f GiB |\n| kernel | %s |\n| Go | %s |\n| chatd commit | %s |\n| open-file limit | %d per process |\n| run time | %s |\n\n",
+		m.CPU, m.Cores, m.MemGiB, m.Kernel, m.Go, m.Commit, m.FDLimit, m.Duration)
+	fmt.Fprintf(&b, "Reproduce with `%s`. The load generator (bench/load: epoll worker processes, no goroutine per connection) shares the cores with the server; its CPU time is in every table next to the server's.\n\n", m.Command)
+	b.WriteString(failures(rs))
+	b.WriteString("## Summary\n\n")
+	b.WriteString(summaryTable(rs, srvs))
+	b.WriteString("\n## Targets of the benchmark issue\n\n")
+	b.WriteString(targets(rs))
+	b.WriteString("\n## Charts\n\n![latency percentiles](latency.svg)\n\n![deliveries per second](deliveries.svg)\n\n![memory per connection](memory.svg)\n\n")
+	b.WriteString("## Details\n\n")
+	b.WriteString(details(rs))
+	b.WriteString("\nRaw data: `results.json` (every figure above, plus the merged latency histograms as bucket counts).\n")
+	return b.String()
+}
+
+func failures(rs []load.Result) string {
+	var b strings.Builder
+	for _, r := range rs {
+		if !r.OK {
+			fmt.Fprintf(&b, "- 🔴 **FAILED: %s on %s** — %s\n", r.Label, r.Server, strings.Join(r.Problems, "; "))
+		}
+	}
+	if b.Len() == 0 {
+		return "All scenarios passed: every client connected and logged in, every expected delivery arrived (zero loss).\n\n"
+	}
+	return "## Failures\n\n" + b.String() + "\n"
+}
+
+func summaryTable(rs []load.Result, srvs []string) string {
+	var b strings.Builder
+	b.WriteString("| scenario | metric |")
+	for _, s := range srvs {
+		fmt.Fprintf(&b, " %s |", s)
+	}
+	if len(srvs) == 2 {
+		fmt.Fprintf(&b, " %s vs %s |", srvs[0], srvs[1])
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---:|", len(srvs)))
+	if len(srvs) == 2 {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, label := range labels(rs) {
+		var first *load.Result
+		for _, s := range srvs {
+			if first = find(rs, label, s); first != nil {
+				break
+			}
+		}
+		for _, mt := range metricsOf(first) {
+			fmt.Fprintf(&b, "| %s | %s |", label, mt.name)
+			var vals []float64
+			for _, s := range srvs {
+				r := find(rs, label, s)
+				if r == nil {
+					b.WriteString(" — |")
+					vals = append(vals, math.NaN())
+					continue
+				}
+				v := mt.get(r)
+				vals = append(vals, v)
+				mark := ""
+				if !r.OK {
+					mark = " 🔴"
+				}
+				fmt.Fprintf(&b, " %s%s%s |", num(v), mt.unit, mark)
+			}
+			if len(srvs) == 2 {
+				b.WriteString(" " + advantage(vals[0], vals[1], mt.higher) + " |")
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// advantage says how many times better the first value is than the second.
+func advantage(a, c float64, higher bool) string {
+	if math.IsNaN(a) || math.IsNaN(c) || a <= 0 || c <= 0 {
+		return "—"
+	}
+	x := a / c
+	if !higher {
+		x = c / a
+	}
+	if x >= 1 {
+		return fmt.Sprintf("**%.2f× better**", x)
+	}
+	return fmt.Sprintf("%.2f× worse", 1/x)
+}

@@ -1,0 +1,133 @@
+package bench
+
+import "bytes"
+
+// Kind is the type of a server message as far as the generator cares.
+type Kind uint8
+
+// Message kinds recognised by Scan.
+const (
+	KindOther Kind = iota
+	KindUserList
+	KindLogin
+	KindLogout
+	KindSay
+	KindError
+)
+
+var kindNames = [...]string{"other", "user_list", "login", "logout", "say", "error"}
+
+// String returns the protocol's name of k ("other" for unknown types).
+func (k Kind) String() string { return kindNames[k] }
+
+// Msg is what Scan extracts from one server message. Name and Code alias
+// the scanned payload.
+type Msg struct {
+	Kind Kind
+	// UID is "uid" of login/logout and "from_uid" of say.
+	UID uint64
+	// Members is the number of entries of a user_list.
+	Members int
+	// Name is the name of a login, Code the code of an error.
+	Name, Code []byte
+	// Seq and Stamp are the two numbers of a say's content "<seq> <unix-nanos>";
+	// HasStamp is false when the content is not of that shape.
+	Seq, Stamp int64
+	HasStamp   bool
+}
+
+var (
+	keyType    = []byte(`"type":"`)
+	keyUID     = []byte(`"uid":`)
+	keyFromUID = []byte(`"from_uid":`)
+	keyName    = []byte(`"name":"`)
+	keyContent = []byte(`"content":"`)
+	keyCode    = []byte(`"code":"`)
+)
+
+// Scan classifies a server message by byte search, without decoding JSON:
+// the server's key order is fixed by the protocol, and the generator has to
+// stay far cheaper than the server it measures. Scan never fails; what it
+// cannot read is KindOther.
+func Scan(p []byte) Msg {
+	var m Msg
+	v, ok := after(p, keyType)
+	if !ok {
+		return m
+	}
+	switch {
+	case bytes.HasPrefix(v, []byte(`say"`)):
+		m.Kind = KindSay
+		m.UID, _ = number(p, keyFromUID)
+		if c, ok := after(p, keyContent); ok {
+			m.Seq, c, ok = digits(c)
+			if ok && len(c) > 0 && c[0] == ' ' {
+				m.Stamp, _, m.HasStamp = digits(c[1:])
+			}
+		}
+	case bytes.HasPrefix(v, []byte(`login"`)):
+		m.Kind = KindLogin
+		m.UID, _ = number(p, keyUID)
+		m.Name = str(p, keyName)
+	case bytes.HasPrefix(v, []byte(`logout"`)):
+		m.Kind = KindLogout
+		m.UID, _ = number(p, keyUID)
+	case bytes.HasPrefix(v, []byte(`user_list"`)):
+		m.Kind = KindUserList
+		m.Members = bytes.Count(p, keyUID)
+	case bytes.HasPrefix(v, []byte(`error"`)):
+		m.Kind = KindError
+		m.Code = str(p, keyCode)
+	}
+	return m
+}
+
+// after returns what follows the first occurrence of key in p.
+func after(p, key []byte) ([]byte, bool) {
+	i := bytes.Index(p, key)
+	if i < 0 {
+		return nil, false
+	}
+	return p[i+len(key):], true
+}
+
+// number parses the unsigned decimal (optionally quoted) after key.
+func number(p, key []byte) (uint64, bool) {
+	v, ok := after(p, key)
+	if !ok {
+		return 0, false
+	}
+	if len(v) > 0 && v[0] == '"' {
+		v = v[1:]
+	}
+	n, _, ok := digits(v)
+	return uint64(n), ok
+}
+
+// str returns the JSON string after key, up to its closing quote.
+func str(p, key []byte) []byte {
+	v, ok := after(p, key)
+	if !ok {
+		return nil
+	}
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++
+		case '"':
+			return v[:i]
+		}
+	}
+	return nil
+}
+
+// digits parses a run of decimal digits at the start of b (up to 18, so the
+// value fits an int64) and returns the rest.
+func digits(b []byte) (int64, []byte, bool) {
+	var n int64
+	i := 0
+	for ; i < len(b) && i < 19 && b[i] >= '0' && b[i] <= '9'; i++ {
+		n = n*10 + int64(b[i]-'0')
+	}
+	return n, b[i:], i > 0
+}

@@ -1,0 +1,44 @@
+package bench
+
+import "testing"
+
+func TestScan(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Msg
+	}{
+		{`{"type":"say","from_uid":783700053,"to_uid":"all","content":"42 1700000000123456789","time":"2014-08-12 17:51:02"}`,
+			Msg{Kind: KindSay, UID: 783700053, Seq: 42, Stamp: 1700000000123456789, HasStamp: true}},
+		{`{"type":"say","from_uid":7,"to_uid":9,"content":"hi, all !","time":"x"}`,
+			Msg{Kind: KindSay, UID: 7}},
+		{`{"type":"login","uid":12,"name":"b3","time":"2014-08-12 17:50:30"}`,
+			Msg{Kind: KindLogin, UID: 12, Name: []byte("b3")}},
+		{`{"type":"logout","uid":12,"time":"2014-08-12 17:50:30"}`, Msg{Kind: KindLogout, UID: 12}},
+		{`{"type":"user_list","user_list":[{"uid":1,"name":"a"},{"uid":2,"name":"b"}]}`, Msg{Kind: KindUserList, Members: 2}},
+		{`{"type":"error","code":"bad_json","reason":"message is not a JSON object"}`, Msg{Kind: KindError, Code: []byte("bad_json")}},
+		{`{"type":"mystery"}`, Msg{}},
+		{`not json`, Msg{}},
+		{`{"type":"login","uid":"5","name":"a\"b"}`, Msg{Kind: KindLogin, UID: 5, Name: []byte(`a\"b`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want.Kind.String(), func(t *testing.T) {
+			got := Scan([]byte(tt.in))
+			if got.Kind != tt.want.Kind || got.UID != tt.want.UID || got.Members != tt.want.Members ||
+				string(got.Name) != string(tt.want.Name) || string(got.Code) != string(tt.want.Code) ||
+				got.Seq != tt.want.Seq || got.Stamp != tt.want.Stamp || got.HasStamp != tt.want.HasStamp {
+				t.Errorf("Scan(%q) = %+v; want %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func BenchmarkScanSay(b *testing.B) {
+	p := []byte(`{"type":"say","from_uid":783700053,"to_uid":"all","content":"42 1700000000123456789","time":"2014-08-12 17:51:02"}`)
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for range b.N {
+		if Scan(p).Kind != KindSay {
+			b.Fatal("not a say")
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"chatd/bench/load"
+	"chatd/bench/report"
+)
+
+// suites are the scenario lists of `chatbench suite -size`. "default" is
+// `make bench` (under 10 minutes on the 2-core machine), "quick" a smoke
+// test, "100k" is `make bench-100k`.
+func suites(size string) []load.Spec {
+	sec := time.Second
+	switch size {
+	case "quick":
+		return []load.Spec{
+			{Scenario: "connect", Name: "connect-2000", Conns: 2000, RoomSize: 100, Rate: 2000, Hold: 2 * sec},
+			{Scenario: "broadcast", Name: "broadcast-100", Conns: 100, RoomSize: 100, Rate: 2000, Senders: 10, Window: 8, OpenRate: 1000, Duration: 2 * sec},
+			{Scenario: "broadcast", Name: "broadcast-1000", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 4, OpenRate: 100, Duration: 2 * sec},
+			{Scenario: "private", Name: "private-200", Conns: 400, Rate: 2000, Window: 4, OpenRate: 4000, Duration: 2 * sec},
+			{Scenario: "storm", Name: "storm-1000", Conns: 1000, RoomSize: 100, Rate: 2000},
+		}
+	case "100k":
+		// One process holds fewer than 20,000 sockets here, so 100k clients
+		// go to 7 server processes, each room whole on one of them.
+		return []load.Spec{
+			{Scenario: "connect", Name: "connect-100000", Conns: 100000, RoomSize: 100, Rate: 2000, Inflight: 2000, Hold: 30 * sec, Procs: 7},
+		}
+	default:
+		return []load.Spec{
+			{Scenario: "connect", Name: "connect-15000", Conns: 15000, RoomSize: 100, Rate: 2000, Inflight: 2000, Hold: 10 * sec},
+			{Scenario: "broadcast", Name: "broadcast-100", Conns: 100, RoomSize: 100, Rate: 2000, Senders: 10, Window: 8, OpenRate: 1000, Duration: 5 * sec},
+			{Scenario: "broadcast", Name: "broadcast-1000", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 4, OpenRate: 100, Duration: 5 * sec},
+			{Scenario: "broadcast", Name: "broadcast-10000", Conns: 10000, RoomSize: 10000, Rate: 2000, Inflight: 2000, Senders: 10, Window: 2, OpenRate: 10, Duration: 5 * sec},
+			{Scenario: "private", Name: "private-1000", Conns: 2000, Rate: 2000, Window: 4, OpenRate: 20000, Duration: 5 * sec},
+			{Scenario: "storm", Name: "storm-5000", Conns: 5000, RoomSize: 100, Rate: 2000},
+		}
+	}
+}
+
+func suiteMain(args []string) error {
+	fs := flag.NewFlagSet("suite", flag.ExitOnError)
+	var tf targetFlags
+	tf.register(fs)
+	size := fs.String("size", "default", "scenario list: default, quick or 100k")
+	only := fs.String("only", "", "run only scenarios whose name contains this")
+	out := fs.String("out", "bench/results/"+time.Now().Format("2006-01-02"), "report directory")
+	fs.Parse(args)
+	targets, err := tf.targets()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	env := load.NewEnv(os.Stdout, filepath.Join(*out, "logs"))
+	var all []load.Result
+	for _, spec := range suites(*size) {
+		if *only != "" && !strings.Contains(spec.Name, *only) {
+			continue
+		}
+		for _, t := range targets {
+			all = append(all, load.Run(env, spec, t)...)
+		}
+	}
+	m := machine()
+	m.Command = "make bench"
+	if *size == "100k" {
+		m.Command = "make bench-100k"
+	} else if *size != "default" {
+		m.Command = "chatbench suite -size " + *size
+	}
+	m.Duration = time.Since(start).Round(time.Second).String()
+	if err := report.Write(*out, report.Run{Machine: m, Results: all}); err != nil {
+		return err
+	}
+	fmt.Printf("\nreport: %s\n", filepath.Join(*out, "report.md"))
+	return failed(all)
+}
+
+func reportMain(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	dir := fs.String("dir", "", "results directory holding results.json")
+	fs.Parse(args)
+	b, err := os.ReadFile(filepath.Join(*dir, "results.json"))
+	if err != nil {
+		return err
+	}
+	var run report.Run
+	if err := json.Unmarshal(b, &run); err != nil {
+		return err
+	}
+	return report.Write(*dir, run)
+}
+
+// machine describes this machine for the report.
+func machine() report.Machine {
+	m := report.Machine{Date: time.Now().Format("2006-01-02 15:04 MST"), Cores: runtime.NumCPU(), Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				m.CPU = strings.TrimSpace(line[strings.IndexByte(line, ':')+1:])
+				break
+			}
+		}
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		m.Kernel = string(bytes.TrimRight(u.Release[:], "\x00"))
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		m.MemGiB = float64(si.Totalram) * float64(si.Unit) / (1 << 30)
+	}
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
+		m.FDLimit = rl.Max
+	}
+	if b, err := exec.Command("git", "log", "-1", "--format=%h %s").Output(); err == nil {
+		m.Commit = strings.TrimSpace(string(b))
+	}
+	return m
+}
