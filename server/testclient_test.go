@@ -1,0 +1,778 @@
+package server_test
+
+// Helpers of the end-to-end tests: a server on port 0, a WebSocket client
+// built on gorilla/websocket (an implementation independent of the
+// server's codec), a raw TCP client for hand-built frames, and exact
+// comparison of server messages including their key order.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+	"github.com/gorilla/websocket"
+
+	"chatd/server"
+)
+
+// readTimeout bounds every single read of a test; generous for -race on
+// two cores, never reached when the server behaves.
+const readTimeout = 5 * time.Second
+
+// testServer is a running server and the means to stop it.
+type testServer struct {
+	srv    *server.Server
+	addr   string
+	cancel context.CancelFunc
+	errc   chan error
+
+	once   sync.Once
+	runErr error
+}
+
+// startServer runs a server on 127.0.0.1:0 with the test defaults (web page
+// and admin off, echo on, four loops so fan-out crosses loops) changed by
+// opts; it is stopped when the test ends.
+func startServer(t testing.TB, opts ...func(*server.Config)) *testServer {
+	t.Helper()
+	cfg := server.Config{
+		Listen:      "127.0.0.1:0",
+		WebListen:   "off",
+		AdminListen: "off",
+		Loops:       4,
+		Echo:        true,
+		Logger:      testLogger(),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{srv: srv, cancel: cancel, errc: make(chan error, 1)}
+	go func() { ts.errc <- srv.Run(ctx) }()
+	select {
+	case <-srv.Ready():
+	case err := <-ts.errc:
+		cancel()
+		t.Fatalf("server.Run returned before Ready: %v", err)
+	case <-time.After(readTimeout):
+		cancel()
+		t.Fatalf("server not Ready within %v", readTimeout)
+	}
+	ts.addr = srv.ChatAddr()
+	t.Cleanup(func() {
+		if err := ts.stop(); err != nil {
+			t.Errorf("server stop: %v", err)
+		}
+	})
+	return ts
+}
+
+// stop cancels Run and waits for it to return (bounded); idempotent.
+func (ts *testServer) stop() error {
+	ts.once.Do(func() {
+		ts.cancel()
+		select {
+		case ts.runErr = <-ts.errc:
+		case <-time.After(10 * time.Second):
+			ts.runErr = errors.New("Run did not return within 10s of cancel")
+		}
+	})
+	return ts.runErr
+}
+
+// noRateLimit lifts the per-connection message rate limit, for tests that
+// send many messages on purpose.
+func noRateLimit(c *server.Config) {
+	c.MessageRate = 1e9
+	c.MessageBurst = 1e9
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("CHATD_E2E_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// deadline is a write deadline for control frames.
+func deadline() time.Time { return time.Now().Add(readTimeout) }
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within %v", what, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// gorilla client
+
+// inMsg is one data message a client received.
+type inMsg struct {
+	op   int
+	data []byte
+}
+
+// wsClient is a WebSocket client whose reader runs in the background (so
+// pings are answered as a browser would) and queues data messages.
+type wsClient struct {
+	t     testing.TB
+	name  string
+	conn  *websocket.Conn
+	in    chan inMsg
+	done  chan struct{} // closed when the reader stops; err is then set
+	quit  chan struct{}
+	err   error
+	pings atomic.Int64
+	mute  atomic.Bool // don't answer pings
+	wmu   sync.Mutex
+}
+
+// dial connects a client to path ("/" if empty) and fails the test on error.
+func dial(t testing.TB, addr, name string) *wsClient {
+	t.Helper()
+	c, err := dialPath(t, addr, "/", name)
+	if err != nil {
+		t.Fatalf("dial %s: %v", name, err)
+	}
+	return c
+}
+
+// dialPath connects a client; safe to call from any goroutine.
+func dialPath(t testing.TB, addr, path, name string) (*wsClient, error) {
+	d := websocket.Dialer{HandshakeTimeout: readTimeout}
+	conn, _, err := d.Dial("ws://"+addr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := &wsClient{
+		t: t, name: name, conn: conn,
+		in:   make(chan inMsg, 1<<14),
+		done: make(chan struct{}),
+		quit: make(chan struct{}),
+	}
+	conn.SetPingHandler(func(s string) error {
+		c.pings.Add(1)
+		if !c.mute.Load() {
+			_ = conn.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(time.Second))
+		}
+		return nil
+	})
+	go c.read()
+	t.Cleanup(c.close)
+	return c, nil
+}
+
+func (c *wsClient) read() {
+	defer close(c.done)
+	for {
+		op, data, err := c.conn.ReadMessage()
+		if err != nil {
+			c.err = err
+			return
+		}
+		select {
+		case c.in <- inMsg{op, data}:
+		case <-c.quit:
+			c.err = errors.New("client closed by test")
+			return
+		}
+	}
+}
+
+func (c *wsClient) close() {
+	select {
+	case <-c.quit:
+	default:
+		close(c.quit)
+	}
+	_ = c.conn.Close()
+	<-c.done
+}
+
+// sendRaw sends one text message; safe for concurrent use.
+func (c *wsClient) sendRaw(s string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(readTimeout))
+	return c.conn.WriteMessage(websocket.TextMessage, []byte(s))
+}
+
+// send sends one text message and fails the test on error.
+func (c *wsClient) send(s string) {
+	c.t.Helper()
+	if err := c.sendRaw(s); err != nil {
+		c.t.Fatalf("%s: send %q: %v", c.name, s, err)
+	}
+}
+
+// recv returns the next data message, or an error after timeout or once
+// the connection is gone.
+func (c *wsClient) recv(timeout time.Duration) (inMsg, error) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case m := <-c.in:
+		return m, nil
+	case <-c.done:
+		select {
+		case m := <-c.in:
+			return m, nil
+		default:
+		}
+		return inMsg{}, fmt.Errorf("%s: connection ended: %v", c.name, c.err)
+	case <-timer.C:
+		return inMsg{}, fmt.Errorf("%s: no message within %v", c.name, timeout)
+	}
+}
+
+// next returns the next data message or fails the test.
+func (c *wsClient) next() []byte {
+	c.t.Helper()
+	m, err := c.recv(readTimeout)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if m.op != websocket.TextMessage {
+		c.t.Fatalf("%s: got a message of opcode %d (%q); want text", c.name, m.op, m.data)
+	}
+	return m.data
+}
+
+// expect reads the next message and compares it exactly with want (see
+// sameJSON).
+func (c *wsClient) expect(want string) []byte {
+	c.t.Helper()
+	got := c.next()
+	if err := sameJSON(got, want); err != nil {
+		c.t.Fatalf("%s: got %s; want %s: %v", c.name, got, want, err)
+	}
+	return got
+}
+
+// expectError reads the next message and checks that it is an error reply
+// with code.
+func (c *wsClient) expectError(code string) {
+	c.t.Helper()
+	got := c.next()
+	if err := isError(got, code); err != nil {
+		c.t.Fatalf("%s: got %s; want an error %q: %v", c.name, got, code, err)
+	}
+}
+
+// expectNothingPending checks that no message is queued right now.
+func (c *wsClient) expectNothingPending() {
+	c.t.Helper()
+	select {
+	case m := <-c.in:
+		c.t.Fatalf("%s: unexpected message %s", c.name, m.data)
+	default:
+	}
+}
+
+// closeCode waits for the connection to end and returns the close code the
+// server sent (1006 if it sent none). Data messages before the close must
+// satisfy allow (nil allows none).
+func (c *wsClient) closeCode(allow func([]byte) bool) int {
+	c.t.Helper()
+	deadline := time.Now().Add(readTimeout)
+	for {
+		m, err := c.recv(time.Until(deadline))
+		if err == nil {
+			if allow == nil || !allow(m.data) {
+				c.t.Fatalf("%s: got %s while waiting for the close", c.name, m.data)
+			}
+			continue
+		}
+		select {
+		case <-c.done:
+		default:
+			c.t.Fatalf("%s: connection not closed within %v", c.name, readTimeout)
+		}
+		var ce *websocket.CloseError
+		if errors.As(c.err, &ce) {
+			return ce.Code
+		}
+		return websocket.CloseAbnormalClosure
+	}
+}
+
+// user is a logged-in member as the server shows it.
+type user struct {
+	uid  int64
+	name string // as sent by the server (HTML-escaped)
+}
+
+// login logs c in (room is a JSON value or "" for none) and checks the
+// user_list (members, then c itself) and the login that follow exactly.
+func (c *wsClient) login(name, room string, members ...user) user {
+	c.t.Helper()
+	c.send(loginMsg(name, room))
+	return c.expectLogin(htmlEscape(name), members)
+}
+
+func (c *wsClient) expectLogin(name string, members []user) user {
+	c.t.Helper()
+	raw := c.next()
+	var ul struct {
+		UserList []struct {
+			UID int64 `json:"uid"`
+		} `json:"user_list"`
+	}
+	if err := json.Unmarshal(raw, &ul); err != nil || len(ul.UserList) == 0 {
+		c.t.Fatalf("%s: got %s; want a user_list ending with itself (%v)", c.name, raw, err)
+	}
+	me := user{uid: ul.UserList[len(ul.UserList)-1].UID, name: name}
+	want := jUserList(append(append([]user(nil), members...), me)...)
+	if err := sameJSON(raw, want); err != nil {
+		c.t.Fatalf("%s: got %s; want %s: %v", c.name, raw, want, err)
+	}
+	c.expect(jLogin(me))
+	return me
+}
+
+// ---------------------------------------------------------------------------
+// messages
+
+func loginMsg(name, room string) string {
+	if room == "" {
+		return fmt.Sprintf(`{"type":"login","name":%s}`, jstr(name))
+	}
+	return fmt.Sprintf(`{"type":"login","name":%s,"room_id":%s}`, jstr(name), room)
+}
+
+func sayMsg(to, content string) string {
+	return fmt.Sprintf(`{"type":"say","to_uid":%s,"content":%s}`, to, jstr(content))
+}
+
+func sayAll(content string) string { return sayMsg(`"all"`, content) }
+
+// jUserList, jLogin, jSay and jLogout are the server messages of
+// PROTOCOL.md, with "$T" standing for the time.
+func jUserList(us ...user) string {
+	parts := make([]string, len(us))
+	for i, u := range us {
+		parts[i] = fmt.Sprintf(`{"uid":%d,"name":%s}`, u.uid, jstr(u.name))
+	}
+	return `{"type":"user_list","user_list":[` + strings.Join(parts, ",") + `]}`
+}
+
+func jLogin(u user) string {
+	return fmt.Sprintf(`{"type":"login","uid":%d,"name":%s,"time":"$T"}`, u.uid, jstr(u.name))
+}
+
+// jSay is a say to all; jPrivate a private one.
+func jSay(from int64, content string) string {
+	return fmt.Sprintf(`{"type":"say","from_uid":%d,"to_uid":"all","content":%s,"time":"$T"}`, from, jstr(content))
+}
+
+func jPrivate(from, to int64, content string) string {
+	return fmt.Sprintf(`{"type":"say","from_uid":%d,"to_uid":%d,"content":%s,"time":"$T"}`, from, to, jstr(content))
+}
+
+func jLogout(uid int64) string {
+	return fmt.Sprintf(`{"type":"logout","uid":%d,"time":"$T"}`, uid)
+}
+
+// jstr is s as a JSON string, without Go's HTML escaping.
+func jstr(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// htmlEscape is the naive reference of the server's escaping of names.
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// contentEscape is the naive reference of the escaping of content: HTML,
+// then "<br />" before each line break (\r\n, \n\r, \n or \r, as PHP's
+// nl2br that the original used).
+func contentEscape(s string) string {
+	s = htmlEscape(s)
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch != '\n' && ch != '\r' {
+			b.WriteByte(ch)
+			continue
+		}
+		b.WriteString("<br />")
+		b.WriteByte(ch)
+		if i+1 < len(s) && (s[i+1] == '\n' || s[i+1] == '\r') && s[i+1] != ch {
+			i++
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+var timeRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$`)
+
+// sameJSON reports how got differs from want: both are compared as JSON
+// with their key order and number literals kept (escaping style is
+// free). A "$T" time in want matches a time in the server's format within
+// a minute of now.
+func sameJSON(got []byte, want string) error {
+	if !utf8.Valid(got) {
+		return errors.New("not valid UTF-8")
+	}
+	if !json.Valid(got) {
+		return errors.New("not valid JSON")
+	}
+	if strings.Contains(want, `"$T"`) {
+		var m map[string]any
+		if err := json.Unmarshal(got, &m); err != nil {
+			return err
+		}
+		tm, _ := m["time"].(string)
+		if err := checkTime(tm); err != nil {
+			return err
+		}
+		want = strings.Replace(want, `"$T"`, jstr(tm), 1)
+	}
+	g, err := canonJSON(got)
+	if err != nil {
+		return err
+	}
+	w, err := canonJSON([]byte(want))
+	if err != nil {
+		return fmt.Errorf("bad want: %v", err)
+	}
+	if g != w {
+		return fmt.Errorf("canonical form %s differs from %s", g, w)
+	}
+	return nil
+}
+
+func checkTime(tm string) error {
+	if !timeRE.MatchString(tm) {
+		return fmt.Errorf("time %q is not YYYY-MM-DD HH:MM:SS", tm)
+	}
+	at, err := time.ParseInLocation(time.DateTime, tm, time.Local)
+	if err != nil {
+		return fmt.Errorf("time %q: %v", tm, err)
+	}
+	if d := time.Since(at); d < -time.Minute || d > time.Minute {
+		return fmt.Errorf("time %q is %v away from now (server time zone must be local)", tm, d)
+	}
+	return nil
+}
+
+// isError checks that got is {"type":"error","code":code,"reason":"..."}.
+func isError(got []byte, code string) error {
+	var m struct{ Reason string }
+	if err := json.Unmarshal(got, &m); err != nil {
+		return err
+	}
+	if m.Reason == "" {
+		return errors.New("empty reason")
+	}
+	return sameJSON(got, fmt.Sprintf(`{"type":"error","code":%s,"reason":%s}`, jstr(code), jstr(m.Reason)))
+}
+
+// canonJSON re-encodes one JSON value keeping key order, duplicate keys
+// and number literals, so that only escaping style is normalised.
+func canonJSON(b []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var sb strings.Builder
+	if err := canonValue(dec, &sb); err != nil {
+		return "", err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "", fmt.Errorf("trailing data after the JSON value (%v)", err)
+	}
+	return sb.String(), nil
+}
+
+func canonValue(dec *json.Decoder, sb *strings.Builder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch v := tok.(type) {
+	case json.Delim:
+		end := map[json.Delim]byte{'{': '}', '[': ']'}[v]
+		sb.WriteRune(rune(v))
+		for i := 0; dec.More(); i++ {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			if v == '{' {
+				k, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				sb.WriteString(jstr(k.(string)) + ":")
+			}
+			if err := canonValue(dec, sb); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return err
+		}
+		sb.WriteByte(end)
+	case string:
+		sb.WriteString(jstr(v))
+	case json.Number:
+		sb.WriteString(v.String())
+	case bool:
+		fmt.Fprint(sb, v)
+	case nil:
+		sb.WriteString("null")
+	}
+	return nil
+}
+
+// uidOf returns the "uid" of a message.
+func uidOf(t testing.TB, raw []byte) int64 {
+	t.Helper()
+	var m struct{ UID int64 }
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("uid of %s: %v", raw, err)
+	}
+	return m.UID
+}
+
+// ---------------------------------------------------------------------------
+// raw client
+
+// rawClient is a plain TCP connection for hand-built bytes.
+type rawClient struct {
+	t  testing.TB
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func rawDial(t testing.TB, addr string) *rawClient {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, readTimeout)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	return &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+// rawUpgrade dials and completes a WebSocket handshake on path.
+func rawUpgrade(t testing.TB, addr, path string) *rawClient {
+	t.Helper()
+	r := rawDial(t, addr)
+	r.write([]byte(upgradeRequest(path)))
+	r.expectSwitch(sampleAccept)
+	return r
+}
+
+// sampleKey is RFC 6455's sample nonce; sampleAccept its accept value.
+const (
+	sampleKey    = "dGhlIHNhbXBsZSBub25jZQ=="
+	sampleAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+)
+
+func upgradeRequest(path string) string {
+	return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + sampleKey + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+}
+
+// write sends all parts in one write.
+func (r *rawClient) write(parts ...[]byte) {
+	r.t.Helper()
+	_ = r.nc.SetWriteDeadline(time.Now().Add(readTimeout))
+	if _, err := r.nc.Write(bytes.Join(parts, nil)); err != nil {
+		r.t.Fatalf("write: %v", err)
+	}
+}
+
+// response reads an HTTP response head.
+func (r *rawClient) response() *http.Response {
+	r.t.Helper()
+	_ = r.nc.SetReadDeadline(time.Now().Add(readTimeout))
+	resp, err := http.ReadResponse(r.br, nil)
+	if err != nil {
+		r.t.Fatalf("reading the HTTP response: %v", err)
+	}
+	return resp
+}
+
+func (r *rawClient) expectSwitch(accept string) {
+	r.t.Helper()
+	resp := r.response()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		r.t.Fatalf("handshake status = %d; want 101", resp.StatusCode)
+	}
+	if got := resp.Header.Get("Sec-WebSocket-Accept"); got != accept {
+		r.t.Fatalf("Sec-WebSocket-Accept = %q; want %q", got, accept)
+	}
+	if !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
+		r.t.Fatalf("Upgrade = %q; want websocket", resp.Header.Get("Upgrade"))
+	}
+}
+
+// frame reads one server frame within timeout.
+func (r *rawClient) frame(timeout time.Duration) (ws.Header, []byte, error) {
+	_ = r.nc.SetReadDeadline(time.Now().Add(timeout))
+	h, err := ws.ReadHeader(r.br)
+	if err != nil {
+		return h, nil, err
+	}
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(r.br, p); err != nil {
+		return h, nil, err
+	}
+	if h.Masked || h.Rsv != 0 {
+		return h, p, fmt.Errorf("server frame with mask %v rsv %d", h.Masked, h.Rsv)
+	}
+	return h, p, nil
+}
+
+// next reads the next text message, answering pings.
+func (r *rawClient) next() []byte {
+	r.t.Helper()
+	for {
+		h, p, err := r.frame(readTimeout)
+		if err != nil {
+			r.t.Fatalf("reading a frame: %v", err)
+		}
+		switch {
+		case h.OpCode == ws.OpPing:
+			r.write(frame(ws.OpPong, true, p))
+		case h.OpCode == ws.OpText && h.Fin:
+			return p
+		default:
+			r.t.Fatalf("got frame op %v fin %v payload %q; want a text message", h.OpCode, h.Fin, p)
+		}
+	}
+}
+
+func (r *rawClient) expect(want string) {
+	r.t.Helper()
+	got := r.next()
+	if err := sameJSON(got, want); err != nil {
+		r.t.Fatalf("got %s; want %s: %v", got, want, err)
+	}
+}
+
+func (r *rawClient) expectError(code string) {
+	r.t.Helper()
+	got := r.next()
+	if err := isError(got, code); err != nil {
+		r.t.Fatalf("got %s; want an error %q: %v", got, code, err)
+	}
+}
+
+// login logs the raw client in and checks user_list and login.
+func (r *rawClient) login(name string, members ...user) user {
+	r.t.Helper()
+	r.write(frame(ws.OpText, true, []byte(loginMsg(name, ""))))
+	return r.expectLogin(htmlEscape(name), members...)
+}
+
+// expectLogin checks the user_list (members, then itself) and the login
+// that answer a login as name, and returns the new member.
+func (r *rawClient) expectLogin(name string, members ...user) user {
+	r.t.Helper()
+	raw := r.next()
+	var ul struct {
+		UserList []struct{ UID int64 } `json:"user_list"`
+	}
+	if err := json.Unmarshal(raw, &ul); err != nil || len(ul.UserList) == 0 {
+		r.t.Fatalf("got %s; want a user_list (%v)", raw, err)
+	}
+	me := user{uid: ul.UserList[len(ul.UserList)-1].UID, name: name}
+	if err := sameJSON(raw, jUserList(append(append([]user(nil), members...), me)...)); err != nil {
+		r.t.Fatalf("got %s: %v", raw, err)
+	}
+	r.expect(jLogin(me))
+	return me
+}
+
+// expectClose reads the next frame, which must be a close with code (or,
+// with code 0, an empty close), and then the end of the connection.
+func (r *rawClient) expectClose(codes ...ws.StatusCode) {
+	r.t.Helper()
+	h, p, err := r.frame(readTimeout)
+	if err != nil {
+		r.t.Fatalf("reading the close frame: %v", err)
+	}
+	if h.OpCode != ws.OpClose {
+		r.t.Fatalf("got frame op %v payload %q; want a close %v", h.OpCode, p, codes)
+	}
+	got := ws.StatusCode(0)
+	if len(p) >= 2 {
+		got, _ = ws.ParseCloseFrameData(p)
+	}
+	ok := false
+	for _, c := range codes {
+		ok = ok || c == got
+	}
+	if !ok {
+		r.t.Fatalf("close code = %d (payload %q); want one of %v", got, p, codes)
+	}
+	r.expectEOF()
+}
+
+// expectEOF checks that the server closes the connection (FIN or reset)
+// without sending anything more.
+func (r *rawClient) expectEOF() {
+	r.t.Helper()
+	_ = r.nc.SetReadDeadline(time.Now().Add(readTimeout))
+	b, err := r.br.ReadByte()
+	if err == nil {
+		rest, _ := r.br.Peek(r.br.Buffered())
+		r.t.Fatalf("got %q after the close; want the end of the connection", append([]byte{b}, rest...))
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		r.t.Fatalf("connection still open %v after the close", readTimeout)
+	}
+}
+
+// frame is a masked client frame.
+func frame(op ws.OpCode, fin bool, payload []byte) []byte {
+	return encodeFrame(ws.MaskFrame(ws.NewFrame(op, fin, payload)))
+}
+
+func encodeFrame(f ws.Frame) []byte {
+	var b bytes.Buffer
+	_ = ws.WriteFrame(&b, f)
+	return b.Bytes()
+}
+
+// header is a masked client frame header alone.
+func header(op ws.OpCode, fin bool, length int64) []byte {
+	var b bytes.Buffer
+	_ = ws.WriteHeader(&b, ws.Header{Fin: fin, OpCode: op, Masked: true, Mask: ws.NewMask(), Length: length})
+	return b.Bytes()
+}
+
+func closeBody(code ws.StatusCode, reason string) []byte { return ws.NewCloseFrameBody(code, reason) }
