@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,20 +76,70 @@ func BenchmarkDecodeInbound(b *testing.B) {
 	}
 }
 
+// sayContent returns chat text of about size bytes: ASCII words, some
+// Chinese, and an HTML special and a line break now and then.
+func sayContent(size int) string {
+	words := []string{"hello ", "world ", "猪猪 ", "a<b ", "& ", "ok\n", "\"quoted\" "}
+	var b strings.Builder
+	for i := 0; b.Len() < size; i++ {
+		b.WriteString(words[i%len(words)])
+	}
+	return truncateUTF8(b.String(), size)
+}
+
+// BenchmarkAppendSayNewFrame measures encoding one broadcast: the JSON of a
+// say (content already escaped, as AppendSay takes it) framed by NewFrame.
 func BenchmarkAppendSayNewFrame(b *testing.B) {
 	for _, size := range []int{16, 1 << 10, 4 << 10} {
+		content := string(AppendEscaped(nil, sayContent(size), true))
 		b.Run(byteSize(size), func(b *testing.B) {
-			content := string(bytes.Repeat([]byte("a<b "), size/4))
 			now := time.Now()
-			var esc, js []byte
+			js := make([]byte, 0, 2*len(content)+128)
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			for b.Loop() {
-				esc = AppendEscaped(esc[:0], content, true)
-				js = AppendSay(js[:0], 783700053, true, 0, string(esc), now)
+				js = AppendSay(js[:0], 783700053, true, 0, content, now)
 				_ = NewFrame(ws.OpText, js)
 			}
 		})
+	}
+}
+
+// BenchmarkAppendSayEscapingNewFrame is the same from raw content, escaped
+// in the same pass.
+func BenchmarkAppendSayEscapingNewFrame(b *testing.B) {
+	for _, size := range []int{16, 1 << 10, 4 << 10} {
+		raw := sayContent(size)
+		b.Run(byteSize(size), func(b *testing.B) {
+			now := time.Now()
+			js := make([]byte, 0, 2*len(raw)+128)
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				js = AppendSayEscaping(js[:0], 783700053, true, 0, raw, now)
+				_ = NewFrame(ws.OpText, js)
+			}
+		})
+	}
+}
+
+func BenchmarkParseRequest(b *testing.B) {
+	buf := []byte(seedRequest)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if _, n, err := ParseRequest(buf, 0); n != len(buf) || err != nil {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+func BenchmarkAppendAccept(b *testing.B) {
+	dst := make([]byte, 0, 256)
+	key := []byte("zPDr6m4czzUdOFnsxIUEAw==")
+	b.ReportAllocs()
+	for b.Loop() {
+		dst = AppendAccept(dst[:0], key)
 	}
 }
 

