@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -92,16 +91,12 @@ func dialGorilla(t *testing.T, maxMessage int, writeBuf int) (*websocket.Conn, c
 		}
 		served <- serveEcho(conn, maxMessage)
 	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.SetDeadline(time.Now().Add(10 * time.Second))
-	u := &url.URL{Scheme: "ws", Host: ln.Addr().String(), Path: "/echo"}
-	c, _, err := websocket.NewClient(raw, u, nil, 1024, writeBuf)
+	d := websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: writeBuf, HandshakeTimeout: 10 * time.Second}
+	c, _, err := d.Dial("ws://"+ln.Addr().String()+"/echo", nil)
 	if err != nil {
 		t.Fatalf("gorilla handshake with ParseRequest/AppendAccept: %v", err)
 	}
+	c.NetConn().SetDeadline(time.Now().Add(10 * time.Second))
 	t.Cleanup(func() { c.Close() })
 	return c, served
 }

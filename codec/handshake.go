@@ -81,11 +81,14 @@ func ParseRequest(buf []byte, limit int) (req Request, n int, err error) {
 	if limit <= 0 {
 		limit = DefaultHeaderLimit
 	}
-	n = headerEnd(buf)
-	if n == 0 && len(buf) <= limit {
+	// Only the first limit bytes can hold an acceptable header block, so a
+	// large buffer (a flood, or frames pipelined after the request) is not
+	// scanned past them.
+	n = headerEnd(buf[:min(len(buf), limit)])
+	switch {
+	case n == 0 && len(buf) <= limit:
 		return Request{}, 0, nil
-	}
-	if n == 0 || n > limit {
+	case n == 0:
 		return Request{}, 0, errHeaderTooLarge
 	}
 	if e := parseHead(buf[:n], &req); e != nil {
@@ -182,7 +185,7 @@ func parseTarget(target []byte, req *Request) *HTTPError {
 type headerState struct {
 	hosts, keys, origins int
 	upgrade, connection  bool
-	version, version13   bool
+	version13            bool
 	body                 bool
 }
 
@@ -312,12 +315,16 @@ func statusText(status int) string {
 	switch status {
 	case 400:
 		return "Bad Request"
+	case 401:
+		return "Unauthorized"
 	case 403:
 		return "Forbidden"
 	case 404:
 		return "Not Found"
 	case 405:
 		return "Method Not Allowed"
+	case 408:
+		return "Request Timeout"
 	case 426:
 		return "Upgrade Required"
 	case 429:
