@@ -9,9 +9,11 @@
 //     frames (RFC 6455 section 5): Parser.Next unmasks in place, reassembles
 //     fragmented messages, validates UTF-8 incrementally and reports every
 //     protocol violation as a *CloseError carrying the close code to send.
-//   - message.go, json.go and escape.go decode the JSON client messages of
-//     PROTOCOL.md with sonic and append the server messages, HTML-escaped
-//     and JSON-quoted, without allocating.
+//   - message.go decodes the JSON client messages of PROTOCOL.md with sonic
+//     (zero copy, zero allocations; the configuration is decodeOptions);
+//     json.go appends the server messages with table-driven quoting, and
+//     escape.go HTML-escapes what users typed. AppendSayEscaping does both
+//     in one pass.
 //
 // Nothing here blocks or does I/O. The parsers take the bytes buffered so
 // far and resume: an incomplete request or frame is reported as n == 0 with

@@ -1,7 +1,8 @@
 package codec
 
-// escapeClass marks the bytes AppendEscaped replaces: 1 for the HTML
-// specials, 2 for line breaks.
+// escapeClass marks the bytes AppendEscaped looks at: 1 for the HTML
+// specials, 2 for line breaks. A byte table keeps the common case (nothing
+// to escape) to one load and one branch per byte.
 var escapeClass = [256]uint8{'&': 1, '<': 1, '>': 1, '"': 1, '\r': 2, '\n': 2}
 
 // AppendEscaped appends s HTML-escaped (& < > " become &amp; &lt; &gt;
@@ -11,30 +12,19 @@ var escapeClass = [256]uint8{'&': 1, '<': 1, '>': 1, '"': 1, '\r': 2, '\n': 2}
 func AppendEscaped(dst []byte, s string, breaks bool) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if k := escapeClass[c]; k == 0 || k == 2 && !breaks {
-			continue
-		}
-		dst = append(dst, s[last:i]...)
-		switch c {
-		case '&':
-			dst = append(dst, "&amp;"...)
-		case '<':
-			dst = append(dst, "&lt;"...)
-		case '>':
-			dst = append(dst, "&gt;"...)
-		case '"':
-			dst = append(dst, "&quot;"...)
-		case '\r':
-			dst = append(dst, "<br />\r"...)
-			if i+1 < len(s) && s[i+1] == '\n' {
-				dst = append(dst, '\n')
-				i++
+		switch escapeClass[s[i]] {
+		case 1:
+			dst = append(append(dst, s[last:i]...), htmlEntity(s[i])...)
+			last = i + 1
+		case 2:
+			if breaks {
+				dst = append(append(dst, s[last:i]...), "<br />"...)
+				last = i // the break itself is copied with what follows
+				if s[i] == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+					i++
+				}
 			}
-		case '\n':
-			dst = append(dst, "<br />\n"...)
 		}
-		last = i + 1
 	}
 	return append(dst, s[last:]...)
 }
