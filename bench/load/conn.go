@@ -345,7 +345,13 @@ func (w *worker) sendLogin(c *conn) {
 	p := append(w.pbuf[:0], `{"type":"login","name":"`...)
 	p = nameOf(p, c.g)
 	p = append(p, `","room_id":"`...)
-	p = append(p, w.plan.RoomPrefix...)
+	for _, ch := range []byte(w.plan.RoomPrefix) {
+		if ch == '-' && w.plan.EscapeRoomID {
+			p = append(p, `\u002d`...)
+		} else {
+			p = append(p, ch)
+		}
+	}
 	p = strconv.AppendInt(p, int64(int(c.g)/max(w.plan.RoomSize, 1)), 10)
 	p = append(p, `"}`...)
 	w.pbuf = p

@@ -9,8 +9,9 @@ import (
 
 // connectPhase holds the logged-in clients idle (they answer pings), then
 // measures the server's memory at full load and checks every login notice.
-func connectPhase(env *Env, spec Spec, srv *group, pool *pool, res Result, before bench.ProcStat) ([]Result, error) {
-	cpu0, _ := srv.sample()
+// CPU figures cover connecting and holding, for the server, the generator
+// and the machine alike.
+func connectPhase(env *Env, spec Spec, srv *group, pool *pool, res Result, before bench.ProcStat, busy0 time.Duration) ([]Result, error) {
 	end := time.Now().Add(spec.Hold)
 	for time.Now().Before(end) {
 		if _, err := pool.waitFor("hold", time.Second, env.Prog, func(Counters) bool { return false }); err != nil && !isTimeout(err) {
@@ -30,7 +31,9 @@ func connectPhase(env *Env, spec Spec, srv *group, pool *pool, res Result, befor
 			res.HeapPerConn = float64(heapFull-res.HeapBefore) / float64(res.Established)
 		}
 	}
-	res.ServerCPU = (full.CPU - cpu0.CPU).Seconds()
+	res.ServerCPU = (full.CPU - before.CPU).Seconds()
+	busy1, _, _ := bench.SystemCPU()
+	res.machineWindow(busy0, busy1)
 	res.Logins, res.WantLogins = m.C.Logins, wantLogins(spec.Conns, spec.RoomSize)
 	if res.Logins != res.WantLogins {
 		res.problem("clients saw %d login notices; want %d", res.Logins, res.WantLogins)
@@ -62,6 +65,7 @@ func stormPhase(env *Env, spec Spec, srv *group, pool *pool, res Result) ([]Resu
 	res.check(m, errs, srv) // the initial logins must be clean too
 	res.Params["initial_login_p99_ms"] = res.Login.P99
 	cpu0, _ := srv.sample()
+	busy0, _, _ := bench.SystemCPU()
 	start := time.Now()
 	pool.send(Command{Cmd: "storm"})
 	pool.phase++
@@ -79,6 +83,8 @@ func stormPhase(env *Env, spec Spec, srv *group, pool *pool, res Result) ([]Resu
 		return []Result{res}, err
 	}
 	res.check(m, errs, srv)
+	busy1, _, _ := bench.SystemCPU()
+	res.machineWindow(busy0, busy1)
 	if m.LastLogin > 0 {
 		res.StormSecs = float64(m.LastLogin-start.UnixNano()) / 1e9
 	}
@@ -135,6 +141,7 @@ func measure(env *Env, spec Spec, srv *group, pool *pool, cmd Command, fanout in
 		pool.send(cmd)
 	}
 	cpu0, _ := srv.sample()
+	busy0, _, _ := bench.SystemCPU()
 	start := time.Now()
 	pool.phase++
 	label := "closed"
@@ -159,6 +166,7 @@ func measure(env *Env, spec Spec, srv *group, pool *pool, cmd Command, fanout in
 	})
 	elapsed := time.Since(start)
 	cpu1, _ := srv.sample()
+	busy1, _, _ := bench.SystemCPU()
 	if err != nil && !isTimeout(err) {
 		return err
 	}
@@ -185,6 +193,7 @@ func measure(env *Env, spec Spec, srv *group, pool *pool, cmd Command, fanout in
 	res.MsgsPerSec = float64(res.Sent) / res.Seconds
 	res.Latency, res.LatencyHist = summarize(m.Latency), m.Latency
 	res.ServerCPU = (cpu1.CPU - cpu0.CPU).Seconds()
+	res.machineWindow(busy0, busy1)
 	if res.Delivered > 0 {
 		res.CPUPerDeliv = res.ServerCPU * 1e9 / float64(res.Delivered)
 	}

@@ -50,6 +50,11 @@ type Result struct {
 	GenCPU      float64 `json:"generator_cpu_secs"`
 	CPUPerDeliv float64 `json:"server_cpu_ns_per_delivery"`
 	StormSecs   float64 `json:"storm_secs"`
+	// MachineCPU is the CPU time the whole machine was busy during the
+	// window; OtherCPU what of it was neither the server nor the generator
+	// (other work sharing the machine).
+	MachineCPU float64 `json:"machine_cpu_secs"`
+	OtherCPU   float64 `json:"other_cpu_secs"`
 
 	LoginHist   *bench.Hist `json:"login_hist,omitempty"`
 	LatencyHist *bench.Hist `json:"latency_hist,omitempty"`
@@ -91,6 +96,13 @@ func fmtMs(ms float64) string {
 	}
 }
 
+// machineWindow records the machine's busy CPU between two SystemCPU
+// readings, after ServerCPU and GenCPU are set.
+func (r *Result) machineWindow(busy0, busy1 time.Duration) {
+	r.MachineCPU = (busy1 - busy0).Seconds()
+	r.OtherCPU = max(r.MachineCPU-r.ServerCPU-r.GenCPU, 0)
+}
+
 func (r *Result) problem(format string, args ...any) {
 	r.OK = false
 	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
@@ -117,7 +129,7 @@ func (r *Result) Print(w io.Writer) {
 			r.Sent, r.Delivered, r.Expected, r.Loss, r.Seconds, r.DeliveriesPerSec)
 		fmt.Fprintf(w, "   latency %s\n", r.Latency)
 	}
-	fmt.Fprintf(w, "   CPU: server %.2fs (%.0f ns/delivery), generator %.2fs\n", r.ServerCPU, r.CPUPerDeliv, r.GenCPU)
+	fmt.Fprintf(w, "   CPU: server %.2fs (%.0f ns/delivery), generator %.2fs, other processes %.2fs\n", r.ServerCPU, r.CPUPerDeliv, r.GenCPU, r.OtherCPU)
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "   PROBLEM: %s\n", p)
 	}

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"chatd/bench"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,8 @@ type Spec struct {
 	Workers  int           `json:"workers"`      // 0: automatic
 	Sources  int           `json:"sources"`      // source addresses 127.0.0.2...; 0: automatic
 	Procs    int           `json:"procs"`        // server processes per target (rooms spread over them)
+	// EscapeRoomID: see Plan.EscapeRoomID.
+	EscapeRoomID bool `json:"escape_room_id"`
 }
 
 // Env is where a scenario's output goes.
@@ -62,12 +65,12 @@ func newResult(spec Spec, t Target, label string) Result {
 	return Result{Scenario: spec.Scenario, Label: label, Server: t.Name, OK: true, Conns: spec.Conns,
 		Params: map[string]any{"conns": spec.Conns, "room_size": spec.RoomSize, "connect_rate": spec.Rate,
 			"senders": spec.Senders, "window": spec.Window, "open_rate": spec.OpenRate,
-			"duration_s": spec.Duration.Seconds(), "hold_s": spec.Hold.Seconds(), "procs": max(spec.Procs, 1)}}
+			"duration_s": spec.Duration.Seconds(), "hold_s": spec.Hold.Seconds(), "procs": max(spec.Procs, 1), "escape_room_id": spec.EscapeRoomID}}
 }
 
 func (spec Spec) plan(addrs []string) (Plan, int) {
 	p := Plan{Addrs: addrs, RoomSize: max(spec.RoomSize, 1), RoomPrefix: spec.Name + "-",
-		Rate: spec.Rate, Inflight: spec.Inflight, CheckMembers: spec.Scenario != "storm"}
+		Rate: spec.Rate, Inflight: spec.Inflight, CheckMembers: spec.Scenario != "storm", EscapeRoomID: spec.EscapeRoomID}
 	align := 1
 	switch spec.Scenario {
 	case "broadcast":
@@ -91,6 +94,7 @@ func run(env *Env, spec Spec, t Target) ([]Result, error) {
 		return nil, err
 	}
 	before, heapBefore := srv.sample()
+	busy0, _, _ := bench.SystemCPU()
 	base, align := spec.plan(srv.addrs())
 	pool, err := startPool(plans(base, spec.Conns, spec.Workers, align))
 	if err != nil {
@@ -117,7 +121,7 @@ func run(env *Env, spec Spec, t Target) ([]Result, error) {
 	}
 	switch spec.Scenario {
 	case "connect":
-		return connectPhase(env, spec, srv, pool, res, before)
+		return connectPhase(env, spec, srv, pool, res, before, busy0)
 	case "storm":
 		return stormPhase(env, spec, srv, pool, res)
 	default:

@@ -30,6 +30,16 @@ type Target struct {
 	HeapURL string
 }
 
+// ChatdLimits lift chatd's abuse limits (accept rate, per-address
+// connections, per-connection message rate) above anything the benchmark
+// sends: they guard a public server against floods, the baseline has none,
+// and the benchmark measures throughput, not the limiter.
+var ChatdLimits = []string{
+	"-accept-rate", "1000000", "-accept-burst", "1000000",
+	"-max-conns-per-ip", "1000000",
+	"-message-rate", "1000000", "-message-burst", "1000000",
+}
+
 // running is a server process for one scenario.
 type running struct {
 	addr    string
@@ -53,7 +63,16 @@ func (t Target) start(logDir string) (*running, error) {
 	args := []string{"-listen", r.addr}
 	switch t.Kind {
 	case "chatd":
-		args = append(args, "-web-listen", "127.0.0.1:0")
+		aport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		aaddr := "127.0.0.1:" + strconv.Itoa(aport)
+		args = append(args, "-web-listen", "127.0.0.1:0", "-admin-listen", aaddr)
+		args = append(args, ChatdLimits...)
+		if r.heapURL == "" {
+			r.heapURL = "http://" + aaddr + "/metrics"
+		}
 	case "baseline":
 		dport, err := freePort()
 		if err != nil {
@@ -148,7 +167,7 @@ func heapFrom(url string) int64 {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	for _, key := range []string{`"HeapAlloc":`, `"heap_alloc":`, `"heap_alloc_bytes":`, "go_memstats_heap_alloc_bytes "} {
+	for _, key := range []string{`"HeapAlloc":`, `"heap_alloc":`, `"heap_alloc_bytes":`, "\ngo_memstats_heap_alloc_bytes "} {
 		i := bytes.Index(b, []byte(key))
 		if i < 0 {
 			continue

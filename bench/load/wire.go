@@ -25,6 +25,10 @@ type Plan struct {
 	// Inflight its cap on handshakes in progress (0: none).
 	Rate     float64 `json:"rate"`
 	Inflight int     `json:"inflight"`
+	// EscapeRoomID writes the '-' of room ids as \u002d: the same room id
+	// in JSON, spelled so that a server whose decoder aliases unescaped
+	// strings into its read buffer copies it (a workaround, off by default).
+	EscapeRoomID bool `json:"escape_room_id"`
 	// CheckMembers requires every client to learn of its whole room
 	// (user_list entries plus later logins) before it counts as complete.
 	CheckMembers bool `json:"check_members"`

@@ -128,6 +128,14 @@ func find(rs []load.Result, label, server string) *load.Result {
 	return nil
 }
 
+const method = `**Method.** Every scenario starts a fresh process of each server on a free loopback port and runs the same workload against it. ` +
+	"Clients are spread over load-generator worker processes (one epoll loop each, under the 20,000 open-file limit) and over source addresses 127.0.0.2, 127.0.0.3, ... " +
+	"Latency is the receive time minus the send time the sender wrote into the message content (one clock). " +
+	"*Closed loop*: each sender keeps W messages in flight and sends the next when its own comes back (maximum throughput). *Open loop*: a fixed send rate (latency at equal load). " +
+	"Loss is counted exactly: every sent message must reach every member (broadcast) or the target and the sender (private); the run fails otherwise. " +
+	"chatd's abuse limits (accept rate, connections per address, messages per second) are raised above the load (bench/load.ChatdLimits); the baseline has none. " +
+	"*other CPU* is CPU time used by other processes on the machine during the window: the machine is shared, and a large value means the figures are noisy.\n\n"
+
 // Markdown renders the report.
 func Markdown(run Run) string {
 	rs := run.Results
@@ -138,6 +146,7 @@ func Markdown(run Run) string {
 	fmt.Fprintf(&b, "| machine | |\n|---|---|\n| CPU | %s |\n| cores | %d |\n| memory | %.0f GiB |\n| kernel | %s |\n| Go | %s |\n| chatd commit | %s |\n| open-file limit | %d per process |\n| run time | %s |\n\n",
 		m.CPU, m.Cores, m.MemGiB, m.Kernel, m.Go, m.Commit, m.FDLimit, m.Duration)
 	fmt.Fprintf(&b, "Reproduce with `%s`. The load generator (bench/load: epoll worker processes, no goroutine per connection) shares the cores with the server; its CPU time is in every table next to the server's.\n\n", m.Command)
+	b.WriteString(method)
 	b.WriteString(failures(rs))
 	b.WriteString("## Summary\n\n")
 	b.WriteString(summaryTable(rs, srvs))

@@ -63,19 +63,19 @@ func mb(b int64) float64 { return float64(b) / (1 << 20) }
 
 func details(rs []load.Result) string {
 	var b strings.Builder
-	b.WriteString("| scenario | server | conns | sent | delivered | loss | deliveries/s | p50 | p90 | p99 | p99.9 | max | server CPU s | generator CPU s | ok |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| scenario | server | conns | sent | delivered | loss | deliveries/s | p50 | p90 | p99 | p99.9 | max | server CPU s | generator CPU s | other CPU s | ok |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rs {
 		if r.Scenario != "broadcast" && r.Scenario != "private" {
 			continue
 		}
 		l := r.Latency
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %s |\n",
 			r.Label, r.Server, r.Established, r.Sent, r.Delivered, r.Loss, num(r.DeliveriesPerSec),
-			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), r.ServerCPU, r.GenCPU, yes(r.OK))
+			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), r.ServerCPU, r.GenCPU, r.OtherCPU, yes(r.OK))
 	}
-	b.WriteString("\n| scenario | server | established | failed | connect rate | login p50 | login p99 | RSS before → full | KiB/conn | Go heap before → full | login notices (want) | storm s | server CPU s | generator CPU s | ok |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|---:|---:|---|\n")
+	b.WriteString("\n| scenario | server | established | failed | connect rate | login p50 | login p99 | RSS before → full | KiB/conn | Go heap before → full | login notices (want) | storm s | server CPU s | generator CPU s | other CPU s | ok |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|---:|---:|---:|---|\n")
 	for _, r := range rs {
 		if r.Scenario != "connect" && r.Scenario != "storm" {
 			continue
@@ -96,9 +96,9 @@ func details(rs []load.Result) string {
 		if r.Scenario == "storm" {
 			storm = fmt.Sprintf("%.2f", r.StormSecs)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s/s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s/s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %s |\n",
 			r.Label, r.Server, r.Established, r.Failed, num(r.ConnectRate), ms(r.Login.P50), ms(r.Login.P99),
-			rss, kib, heap, notices, storm, r.ServerCPU, r.GenCPU, yes(r.OK))
+			rss, kib, heap, notices, storm, r.ServerCPU, r.GenCPU, r.OtherCPU, yes(r.OK))
 	}
 	return b.String()
 }

@@ -71,6 +71,7 @@ func scenarioMain(name string, args []string) error {
 	fs.DurationVar(&spec.Duration, "duration", defaults.Duration, "length of each measurement window")
 	fs.IntVar(&spec.Workers, "workers", 0, "worker processes (0: one per 15k clients, at least 2)")
 	fs.IntVar(&spec.Sources, "sources", 0, "client source addresses 127.0.0.2... (0: automatic)")
+	fs.BoolVar(&spec.EscapeRoomID, "escape-room-id", false, `send room ids with "-" escaped as \u002d (workaround, see bench/README.md)`)
 	out := fs.String("out", "", "directory for the JSON results (optional)")
 	fs.Parse(args)
 	if name == "broadcast" {

@@ -56,6 +56,7 @@ func suiteMain(args []string) error {
 	tf.register(fs)
 	size := fs.String("size", "default", "scenario list: default, quick or 100k")
 	only := fs.String("only", "", "run only scenarios whose name contains this")
+	escape := fs.Bool("escape-room-id", false, `send room ids with "-" escaped as \u002d (workaround, see bench/README.md)`)
 	out := fs.String("out", "bench/results/"+time.Now().Format("2006-01-02"), "report directory")
 	fs.Parse(args)
 	targets, err := tf.targets()
@@ -66,6 +67,7 @@ func suiteMain(args []string) error {
 	env := load.NewEnv(os.Stdout, filepath.Join(*out, "logs"))
 	var all []load.Result
 	for _, spec := range suites(*size) {
+		spec.EscapeRoomID = *escape
 		if *only != "" && !strings.Contains(spec.Name, *only) {
 			continue
 		}
@@ -79,6 +81,9 @@ func suiteMain(args []string) error {
 		m.Command = "make bench-100k"
 	} else if *size != "default" {
 		m.Command = "chatbench suite -size " + *size
+	}
+	if *escape {
+		m.Command += " BENCH_FLAGS=-escape-room-id"
 	}
 	m.Duration = time.Since(start).Round(time.Second).String()
 	if err := report.Write(*out, report.Run{Machine: m, Results: all}); err != nil {
