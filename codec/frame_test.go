@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -14,9 +15,13 @@ import (
 )
 
 // frameOf builds a client frame with gobwas/ws, an independent encoder:
-// masked with a random key, with the given FIN bit and opcode.
+// masked with a key derived from the payload (so that fuzz seeds are
+// reproducible), with the given FIN bit and opcode.
 func frameOf(fin bool, op ws.OpCode, payload string) []byte {
-	f := ws.MaskFrame(ws.NewFrame(op, fin, []byte(payload)))
+	h := fnv.New32a()
+	h.Write([]byte(payload))
+	mask := [4]byte(binary.LittleEndian.AppendUint32(nil, h.Sum32()|0x01010101))
+	f := ws.MaskFrameWith(ws.NewFrame(op, fin, []byte(payload)), mask)
 	var b bytes.Buffer
 	if err := ws.WriteFrame(&b, f); err != nil {
 		panic(err)
