@@ -9,6 +9,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gorilla/websocket"
+
+	"chatd/server"
 )
 
 // TestE2ESeedSession replays the seed's session: "猪猪" is logged in,
@@ -469,4 +471,35 @@ func TestE2ENoTrafficBeforeLogin(t *testing.T) {
 	a.expect(jLogin(ux))
 	b.expect(jLogin(ux))
 	x.expectNothingPending()
+}
+
+// TestE2ERateLimit checks the per-connection message rate limit: past
+// MessageBurst a message gets rate_limited (and is not delivered); past
+// MaxRateLimited such errors the connection is closed with 1008.
+func TestE2ERateLimit(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *server.Config) {
+		c.MessageRate = 0.001 // no refill during the test
+		c.MessageBurst = 4
+		c.MaxRateLimited = 2
+	})
+	w := dial(t, ts.addr, "W")
+	uw := w.login("w", "")
+	r := rawUpgrade(t, ts.addr, "/")
+	text := func(s string) []byte { return frame(ws.OpText, true, []byte(s)) }
+	r.write(text(loginMsg("flood", "")), text(sayAll("1")), text(sayAll("2")), text(sayAll("3")),
+		text(sayAll("4")), text(sayAll("5")))
+	me := r.expectLogin("flood", uw)
+	for _, s := range []string{"1", "2", "3"} {
+		r.expect(jSay(me.uid, s))
+	}
+	r.expectError("rate_limited")
+	r.expectError("rate_limited")
+	r.write(text(sayAll("6")))
+	r.expectClose(1008)
+	w.expect(jLogin(me))
+	for _, s := range []string{"1", "2", "3"} {
+		w.expect(jSay(me.uid, s))
+	}
+	w.expect(jLogout(me.uid))
 }

@@ -61,12 +61,6 @@ func readAll(r *rawClient) *frameLog {
 	return fl
 }
 
-func (fl *frameLog) pingCount() int {
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	return len(fl.pings)
-}
-
 // TestE2ELiveness checks server pings and the idle timeout: a client that
 // neither answers pings nor sends is closed with 1001 after two intervals
 // of silence and logged out; one that answers pings, and one that only

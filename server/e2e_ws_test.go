@@ -196,7 +196,7 @@ func TestE2EMaxMessage(t *testing.T) {
 // control frames between fragments and runes split across fragments.
 func TestE2EFragmented(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t)
+	ts := startServer(t, noRateLimit) // one-byte fragments are many frames
 	t.Run("ping between fragments", func(t *testing.T) {
 		r := rawUpgrade(t, ts.addr, "/")
 		msg := loginMsg("frag", `"f1"`)
