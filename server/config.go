@@ -198,6 +198,11 @@ func (c *Config) validateLimits() error {
 			return fmt.Errorf("%w: %s %v is negative", ErrConfig, name, v)
 		}
 	}
+	if float64(c.MessageBurst) < c.MessageRate/2 {
+		// The server's clock advances in 500ms steps: a smaller burst
+		// would cap the rate below MessageRate.
+		return fmt.Errorf("%w: message burst %d is below half the message rate %v", ErrConfig, c.MessageBurst, c.MessageRate)
+	}
 	if c.AdminListen != "off" {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
 			return fmt.Errorf("%w: admin listen %q: %v", ErrConfig, c.AdminListen, err)

@@ -60,7 +60,7 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l.add(c)
 	s.stats.Accepted.Add(1)
 	open := s.stats.Open.Add(1)
-	if resp := s.ops.limits.admit(c, open, now); resp != nil {
+	if resp := s.ops.limits.admit(c, open); resp != nil {
 		c.state = stClosing // linger: the response goes out, input is discarded
 		return resp, gnet.None
 	}

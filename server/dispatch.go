@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"strings"
 	"unsafe"
 
 	"github.com/gobwas/ws"
@@ -47,7 +48,9 @@ func (c *conn) login(in *codec.Inbound) {
 		return
 	}
 	escaped := string(codec.AppendEscaped(nil, name, false))
-	c.l.srv.hub.Login(c.m, escaped, string(in.RoomID))
+	// in.RoomID may alias the frame buffer (codec.DecodeInbound): the hub
+	// keeps it as a map key, so it is copied.
+	c.l.srv.hub.Login(c.m, escaped, strings.Clone(in.RoomID))
 	c.l.srv.stats.Logins.Add(1)
 }
 

@@ -62,7 +62,7 @@ func httpRefusal(status int, reason string) []byte {
 // admit decides on a new connection before anything is read from it. It
 // returns nil to go on, or the response to send before closing. On
 // success c.ip is set when the peer's address was counted.
-func (lm *limiter) admit(c *conn, open int64, now int64) []byte {
+func (lm *limiter) admit(c *conn, open int64) []byte {
 	if open > int64(lm.cfg.MaxConns) {
 		lm.refusedLimit.Add(1)
 		return respTooManyConns
@@ -70,7 +70,9 @@ func (lm *limiter) admit(c *conn, open int64, now int64) []byte {
 	peer := remoteAddr(c.gc)
 	lm.mu.Lock()
 	defer lm.mu.Unlock()
-	if !lm.takeAccept(now) {
+	// The real clock, not the server's 500ms one: a burst smaller than
+	// half a second of AcceptRate would otherwise cap the rate.
+	if !lm.takeAccept(time.Now().UnixNano()) {
 		lm.refusedLimit.Add(1)
 		return respAcceptRate
 	}
@@ -221,6 +223,7 @@ func (c *conn) allow(ping bool) bool {
 	if int(c.rate.strikes) > s.cfg.MaxRateLimited {
 		lm.rateClosed.Add(1)
 		s.warnAbuse("closing flooding connection", c)
+		c.l.shard.Drain() // the rate_limited replies queued so far go first
 		c.closeWith(ws.StatusPolicyViolation, "rate limit exceeded")
 		return false
 	}
