@@ -65,6 +65,9 @@ type Hub struct {
 	// Safe for concurrent use.
 	nextUID atomic.Uint64
 	slow    atomic.Int64
+
+	// Cluster mode (remote.go); nil on a single node. Set by AttachBus.
+	cl *clusterHub
 }
 
 // NewHub returns a hub with cfg.Loops shards.
@@ -115,6 +118,10 @@ func (h *Hub) Login(m *Member, name, roomID string) {
 	m.name = name
 	if roomID == "" {
 		roomID = h.cfg.DefaultRoom
+	}
+	if h.cl != nil {
+		h.loginRemote(m, name, roomID, now)
+		return
 	}
 	s := m.shard
 	login := s.frame(func(b []byte) []byte { return codec.AppendLogin(b, m.uid, name, now) })
@@ -168,6 +175,10 @@ func (h *Hub) Close(m *Member) {
 
 // leave takes m out of its room and sends the logout to the rest of it.
 func (h *Hub) leave(m *Member, now time.Time) {
+	if h.cl != nil {
+		h.leaveRemote(m, now)
+		return
+	}
 	r, s := m.room, m.shard
 	m.room = nil
 	logout := s.frame(func(b []byte) []byte { return codec.AppendLogout(b, m.uid, now) })
@@ -197,6 +208,9 @@ func (h *Hub) Say(m *Member, content string) error {
 	if r == nil {
 		return ErrNotLoggedIn
 	}
+	if h.cl != nil {
+		return h.sayRemote(m, r, content)
+	}
 	now := h.cfg.Now()
 	frame := m.shard.frame(func(b []byte) []byte { return codec.AppendSay(b, m.uid, true, 0, content, now) })
 	r.mu.Lock()
@@ -214,6 +228,9 @@ func (h *Hub) Say(m *Member, content string) error {
 func (h *Hub) Private(m *Member, to uint64, content string) error {
 	if m.room == nil {
 		return ErrNotLoggedIn
+	}
+	if h.cl != nil && NodeOf(to) != h.cl.node {
+		return h.privateRemote(m, to, content)
 	}
 	h.umu.RLock()
 	t := h.users[to]

@@ -23,6 +23,9 @@ type Room struct {
 
 	// local[i] is owned by loop i: the members whose join loop i has applied.
 	local [][]*Member
+
+	// Cluster state (remote.go), guarded by mu; nil on a single node.
+	cl *remote
 }
 
 func newRoom(id string, loops int) *Room {

@@ -1,7 +1,66 @@
 package server
 
-// ClusterConfig configures cluster mode. The zero value is a single node
-// that needs nothing else.
-type ClusterConfig struct{}
+import (
+	"fmt"
+	"net"
+	"time"
 
-func (c *ClusterConfig) normalize() error { return nil }
+	"chatd/room"
+)
+
+// ClusterConfig configures cluster mode (docs/cluster.md). The zero value
+// is a single node that needs nothing else: no NATS code runs then.
+type ClusterConfig struct {
+	// NATSURL is the NATS server this node publishes and subscribes
+	// through (several URLs separated by commas). Zero means the embedded
+	// server of NATSListen if that is set, else a single node.
+	NATSURL string `koanf:"nats_url"`
+	// NATSListen runs an embedded NATS server in this process on this
+	// address (host:port) that other nodes connect to. Zero means none.
+	NATSListen string `koanf:"nats_listen"`
+	// NodeID is this node's id, 1..65535, unique in the cluster; it is
+	// the high bits of the node's uids. Zero means a random free id.
+	NodeID uint64 `koanf:"node_id"`
+	// NodeName names the node in NATS and in logs. Zero means
+	// "chatd-<node id>".
+	NodeName string `koanf:"node_name"`
+	// SubjectPrefix starts every NATS subject of the cluster, so that
+	// several clusters can share one NATS server. Zero means "chatd".
+	SubjectPrefix string `koanf:"subject_prefix"`
+	// Heartbeat is the period of this node's heartbeats. Zero means 1s.
+	Heartbeat time.Duration `koanf:"heartbeat"`
+	// NodeTTL is how long a node may be silent before the others evict
+	// its members (with logouts). Zero means 5s.
+	NodeTTL time.Duration `koanf:"node_ttl"`
+	// SyncTimeout bounds one room snapshot request. Zero means 2s.
+	SyncTimeout time.Duration `koanf:"sync_timeout"`
+	// ReconnectWait is the pause between NATS reconnection attempts. Zero
+	// means 250ms.
+	ReconnectWait time.Duration `koanf:"reconnect_wait"`
+}
+
+// Enabled reports whether the node joins a cluster.
+func (c *ClusterConfig) Enabled() bool { return c.NATSURL != "" || c.NATSListen != "" }
+
+func (c *ClusterConfig) normalize() error {
+	if !c.Enabled() {
+		return nil
+	}
+	setDefault(&c.SubjectPrefix, "chatd")
+	setDefault(&c.Heartbeat, time.Second)
+	setDefault(&c.NodeTTL, 5*time.Second)
+	setDefault(&c.SyncTimeout, 2*time.Second)
+	setDefault(&c.ReconnectWait, 250*time.Millisecond)
+	if c.NATSListen != "" {
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			return fmt.Errorf("%w: nats listen %q: %v", ErrConfig, c.NATSListen, err)
+		}
+	}
+	if c.NodeID > room.MaxNode {
+		return fmt.Errorf("%w: node id %d is above %d", ErrConfig, c.NodeID, room.MaxNode)
+	}
+	if c.NodeTTL < 2*c.Heartbeat {
+		return fmt.Errorf("%w: node ttl %v must be at least two heartbeats (%v)", ErrConfig, c.NodeTTL, c.Heartbeat)
+	}
+	return nil
+}

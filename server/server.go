@@ -47,6 +47,7 @@ type Server struct {
 	draining atomic.Bool
 	stats    Stats
 	ops      ops // limits, metrics, admin listener (admin.go)
+	cl       atomic.Pointer[clusterState] // nil on a single node (cluster.go)
 }
 
 // New returns a server for cfg (normalised and validated first).
@@ -100,6 +101,10 @@ func (s *Server) WebAddr() string {
 // and returns. It returns early with an error if a listener fails.
 func (s *Server) Run(ctx context.Context) error {
 	defer close(s.done)
+	if err := s.startCluster(); err != nil {
+		return err
+	}
+	defer s.stopCluster()
 	errc := make(chan error, 2)
 	go func() { errc <- s.runChat() }()
 	select {

@@ -1,0 +1,264 @@
+package server_test
+
+// End-to-end tests of cluster mode: several nodes (in this process, and
+// one chatd subprocess for the SIGKILL test) joined through an embedded
+// NATS server, driven by gorilla/websocket clients.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"chatd/cluster"
+	"chatd/server"
+)
+
+// Test timings: fast heartbeats so that a dead node is evicted in about a
+// second.
+const (
+	testHeartbeat = 100 * time.Millisecond
+	testNodeTTL   = time.Second
+)
+
+func startNATS(t *testing.T, listen string) *cluster.Embedded {
+	t.Helper()
+	e, err := cluster.StartEmbedded(listen)
+	if err != nil {
+		t.Fatalf("embedded nats: %v", err)
+	}
+	t.Cleanup(e.Shutdown)
+	return e
+}
+
+func clusterOpt(url string) func(*server.Config) {
+	return func(c *server.Config) {
+		noRateLimit(c)
+		c.Cluster = server.ClusterConfig{
+			NATSURL: url, Heartbeat: testHeartbeat, NodeTTL: testNodeTTL,
+			SyncTimeout: time.Second, ReconnectWait: 50 * time.Millisecond,
+		}
+	}
+}
+
+func startNode(t *testing.T, url string) *testServer {
+	t.Helper()
+	ts := startServer(t, clusterOpt(url))
+	waitFor(t, 5*time.Second, "node healthy", ts.srv.ClusterHealthy)
+	return ts
+}
+
+// expectSet reads n messages and checks that they are exactly want, in
+// any order (several nodes' notices after a resync race each other).
+func (c *wsClient) expectSet(want ...string) {
+	c.t.Helper()
+	var got []string
+	for range want {
+		got = append(got, string(c.next()))
+	}
+	for _, w := range want {
+		i := slices.IndexFunc(got, func(g string) bool { return sameJSON([]byte(g), w) == nil })
+		if i < 0 {
+			c.t.Fatalf("%s: got %q; want %q in any order", c.name, got, want)
+		}
+		got = slices.Delete(got, i, i+1)
+	}
+}
+
+func TestClusterCrossNode(t *testing.T) {
+	nats := startNATS(t, "127.0.0.1:0")
+	n1, n2, n3 := startNode(t, nats.URL()), startNode(t, nats.URL()), startNode(t, nats.URL())
+	if ids := []uint64{n1.srv.ClusterNode(), n2.srv.ClusterNode(), n3.srv.ClusterNode()}; ids[0] == ids[1] || ids[1] == ids[2] || ids[0] == ids[2] {
+		t.Fatalf("node ids %v are not unique", ids)
+	}
+
+	a, b, c := dial(t, n1.addr, "a"), dial(t, n2.addr, "b"), dial(t, n3.addr, "c")
+	ua := a.login("alice", `"r"`)
+	ub := b.login("bob", `"r"`, ua)
+	a.expect(jLogin(ub))
+	uc := c.login("carol<3", `"r"`, ua, ub)
+	a.expect(jLogin(uc))
+	b.expect(jLogin(uc))
+	for _, u := range []user{ua, ub, uc} {
+		if u.uid >= 1<<53 || u.uid <= 0 {
+			t.Fatalf("uid %d is not a positive JavaScript-safe integer", u.uid)
+		}
+	}
+
+	t.Run("say", func(t *testing.T) {
+		b.send(sayAll("hi <all>"))
+		for _, cl := range []*wsClient{a, b, c} {
+			cl.expect(jSay(ub.uid, "hi &lt;all&gt;"))
+		}
+	})
+	t.Run("private", func(t *testing.T) {
+		a.send(sayMsg(strconv.FormatInt(uc.uid, 10), "psst"))
+		c.expect(jPrivate(ua.uid, uc.uid, "psst"))
+		a.expect(jPrivate(ua.uid, uc.uid, "psst"))
+		a.send(sayMsg(strconv.FormatInt(uc.uid+1000, 10), "nobody"))
+		a.expectError("no_such_user")
+		a.send(sayMsg(strconv.FormatInt(int64(4242)<<37|1, 10), "no node"))
+		a.expectError("no_such_user")
+	})
+	t.Run("order", func(t *testing.T) {
+		clients := []*wsClient{a, b, c}
+		const per = 50
+		var wg sync.WaitGroup
+		for i, cl := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range per {
+					_ = cl.sendRaw(sayAll(fmt.Sprintf("%d-%d", i, j)))
+				}
+			}()
+		}
+		wg.Wait()
+		var seqs [][]string
+		for _, cl := range clients {
+			var seq []string
+			for range per * len(clients) {
+				var m struct{ Content string }
+				if err := json.Unmarshal(cl.next(), &m); err != nil {
+					t.Fatal(err)
+				}
+				seq = append(seq, m.Content)
+			}
+			seqs = append(seqs, seq)
+		}
+		for i := 1; i < len(seqs); i++ {
+			if !slices.Equal(seqs[0], seqs[i]) {
+				t.Fatalf("client %d saw the room in another order than client 0:\n%v\n%v", i, seqs[i], seqs[0])
+			}
+		}
+	})
+	t.Run("logout", func(t *testing.T) {
+		c.close()
+		a.expect(jLogout(uc.uid))
+		b.expect(jLogout(uc.uid))
+		b.send(loginMsg("bob", `"other"`))
+		b.expectLogin("bob", nil)
+		a.expect(jLogout(ub.uid))
+		d := dial(t, n3.addr, "d")
+		ud := d.login("dave", `"r"`, ua)
+		a.expect(jLogin(ud))
+		b.expectNothingPending()
+	})
+}
+
+func TestClusterNATSRestart(t *testing.T) {
+	nats := startNATS(t, "127.0.0.1:0")
+	addr := nats.Addr()
+	n1, n2 := startNode(t, nats.URL()), startNode(t, nats.URL())
+	a, b := dial(t, n1.addr, "a"), dial(t, n2.addr, "b")
+	ua := a.login("alice", `"r"`)
+	ub := b.login("bob", `"r"`, ua)
+	a.expect(jLogin(ub))
+
+	nats.Shutdown()
+	waitFor(t, 5*time.Second, "n1 not ready", func() bool { return !n1.srv.ClusterHealthy() })
+	waitFor(t, 5*time.Second, "n2 not ready", func() bool { return !n2.srv.ClusterHealthy() })
+	a.expect(jLogout(ub.uid)) // bob is out of reach
+	b.expect(jLogout(ua.uid))
+	a.send(sayAll("alone")) // local members are still served
+	a.expect(jSay(ua.uid, "alone"))
+	c := dial(t, n1.addr, "c")
+	uc := c.login("carol", `"r"`, ua)
+	a.expect(jLogin(uc))
+
+	startNATS(t, addr)
+	waitFor(t, 10*time.Second, "n1 ready again", n1.srv.ClusterHealthy)
+	waitFor(t, 10*time.Second, "n2 ready again", n2.srv.ClusterHealthy)
+	a.expect(jLogin(ub)) // the rooms are merged again
+	c.expect(jLogin(ub))
+	b.expectSet(jLogin(ua), jLogin(uc))
+	d := dial(t, n2.addr, "d")
+	d.send(loginMsg("dave", `"r"`))
+	raw := d.next()
+	var ul struct {
+		UserList []struct{ UID int64 } `json:"user_list"`
+	}
+	if err := json.Unmarshal(raw, &ul); err != nil || len(ul.UserList) != 4 {
+		t.Fatalf("user_list after resync = %s; want 4 members", raw)
+	}
+	ud := user{uid: ul.UserList[3].UID, name: "dave"}
+	d.expect(jLogin(ud))
+	for _, cl := range []*wsClient{a, b, c} {
+		cl.expect(jLogin(ud))
+	}
+	b.send(sayAll("back"))
+	for _, cl := range []*wsClient{a, b, c, d} {
+		cl.expect(jSay(ub.uid, "back"))
+	}
+}
+
+// TestClusterNodeKill runs the second node as a chatd process and kills
+// it with SIGKILL: its members must leave the first node's room.
+func TestClusterNodeKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a chatd subprocess")
+	}
+	bin := filepath.Join(t.TempDir(), "chatd")
+	if out, err := exec.Command("go", "build", "-o", bin, "chatd/cmd/chatd").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	nats := startNATS(t, "127.0.0.1:0")
+	n1 := startNode(t, nats.URL())
+	port := freePort(t)
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:"+strconv.Itoa(port), "-web-listen", "off", "-admin-listen", "off",
+		"-nats-url", nats.URL(), "-cluster-heartbeat", testHeartbeat.String(), "-cluster-node-ttl", testNodeTTL.String(),
+		"-log-level", "warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL); _ = cmd.Wait() })
+	addr2 := "127.0.0.1:" + strconv.Itoa(port)
+	var b *wsClient
+	waitFor(t, 10*time.Second, "chatd subprocess accepts", func() bool {
+		c, err := dialPath(t, addr2, "/", "b")
+		b = c
+		return err == nil
+	})
+
+	a := dial(t, n1.addr, "a")
+	ua := a.login("alice", `"r"`)
+	ub := b.login("bob", `"r"`, ua)
+	a.expect(jLogin(ub))
+	b.send(sayAll("before"))
+	a.expect(jSay(ub.uid, "before"))
+
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	m, err := a.recv(10 * time.Second)
+	if err != nil {
+		t.Fatalf("no logout of the killed node's member: %v", err)
+	}
+	if err := sameJSON(m.data, jLogout(ub.uid)); err != nil {
+		t.Fatalf("got %s; want the logout of %d: %v", m.data, ub.uid, err)
+	}
+	t.Logf("killed node's member evicted after %v (ttl %v)", time.Since(killed).Round(10*time.Millisecond), testNodeTTL)
+	c := dial(t, n1.addr, "c")
+	c.login("carol", `"r"`, ua)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
