@@ -43,11 +43,11 @@ type remote struct {
 	nodes   []uint64 // nodes[i] is the node of Room.users[i]
 	pending []pendingJoin
 	joined  map[uint64]pendingJoin // local members whose join is applied
-	outq    [][]byte           // own events held while syncing
-	inbuf   [][]byte           // stream events buffered while syncing
-	token   uint64             // the sync in progress
-	marker  int                // inbuf index just past our marker, -1 before it
-	snap    []byte             // snapshot received for token
+	outq    [][]byte               // own events held while syncing
+	inbuf   [][]byte               // stream events buffered while syncing
+	token   uint64                 // the sync in progress
+	marker  int                    // inbuf index just past our marker, -1 before it
+	snap    []byte                 // snapshot received for token
 }
 
 // empty reports whether no local member is in or entering the room.

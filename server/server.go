@@ -46,7 +46,7 @@ type Server struct {
 	clock    atomic.Int64 // coarse unix nanos, updated by OnTick
 	draining atomic.Bool
 	stats    Stats
-	ops      ops // limits, metrics, admin listener (admin.go)
+	ops      ops                          // limits, metrics, admin listener (admin.go)
 	cl       atomic.Pointer[clusterState] // nil on a single node (cluster.go)
 }
 
