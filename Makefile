@@ -17,7 +17,7 @@ run:
 
 ## test: everything CI runs — Go tests with -race (unit, fuzz seeds, e2e,
 ## conformance) and the real-browser test (installs chromium and npm deps).
-test: test-go test-browser
+test: test-go test-browser ; bash e2e/nginx/run.sh
 
 test-go:
 	$(GO) mod download
