@@ -25,6 +25,8 @@ type Spec struct {
 	Workers  int           `json:"workers"`      // 0: automatic
 	Sources  int           `json:"sources"`      // source addresses 127.0.0.2...; 0: automatic
 	Procs    int           `json:"procs"`        // server processes per target (rooms spread over them)
+	// JoinTimeout bounds connecting and logging in (0: from Conns and Rate).
+	JoinTimeout time.Duration `json:"join_timeout"`
 	// EscapeRoomID: see Plan.EscapeRoomID.
 	EscapeRoomID bool `json:"escape_room_id"`
 }
@@ -111,12 +113,19 @@ func run(env *Env, spec Spec, t Target) ([]Result, error) {
 	start := time.Now()
 	pool.send(Command{Cmd: "connect"})
 	timeout := time.Duration(float64(spec.Conns)/max(spec.Rate, 100)*float64(time.Second)) + 90*time.Second
+	if spec.JoinTimeout > 0 {
+		timeout = spec.JoinTimeout
+	}
 	s, err := pool.waitFor("connect", timeout, env.Prog, func(s Counters) bool {
 		return s.Complete+s.Failed+s.Dropped >= spec.Conns
 	})
 	res.ConnectSecs = secs(time.Since(start))
 	res.ConnectRate = float64(s.Complete) / res.ConnectSecs
 	if err != nil {
+		// Say what the workers saw before giving up.
+		if m, errs, cerr := pool.collect(5 * time.Second); cerr == nil {
+			res.check(m, errs, srv)
+		}
 		return []Result{res}, err
 	}
 	switch spec.Scenario {
