@@ -194,40 +194,49 @@ func TestE2ESlowConsumer(t *testing.T) {
 	b.expect(jLogin(us))
 	// From now on slow reads nothing.
 
+	// Each round A and B send `window` says each (32 KB in flight per
+	// reader, under MaxOutbound), then both read the round's 2*window
+	// says: each sender's in order, both readers in the same order.
+	const window, maxRounds = 4, 1500
 	pad := strings.Repeat("x", 4000)
 	logoutSeen := map[*wsClient]bool{}
-	const maxRounds = 5000
 	extra := -1 // rounds left after both saw the logout
 	for round := 0; round < maxRounds && extra != 0; round++ {
-		ca, cb := fmt.Sprintf("a%d %s", round, pad), fmt.Sprintf("b%d %s", round, pad)
-		a.send(sayAll(ca))
-		b.send(sayAll(cb))
+		want := map[string]string{}
+		for k := 0; k < window; k++ {
+			ca, cb := fmt.Sprintf("a%d.%d %s", round, k, pad), fmt.Sprintf("b%d.%d %s", round, k, pad)
+			want[ca], want[cb] = jSay(ua.uid, ca), jSay(ub.uid, cb)
+			a.send(sayAll(ca))
+			b.send(sayAll(cb))
+		}
 		var orders [2][]string
 		for i, c := range []*wsClient{a, b} {
-			for len(orders[i]) < 2 {
+			next := map[int64]int{}
+			for len(orders[i]) < 2*window {
 				raw := c.next()
-				if sameJSON(raw, jLogout(us.uid)) == nil && !logoutSeen[c] {
+				if !logoutSeen[c] && sameJSON(raw, jLogout(us.uid)) == nil {
 					logoutSeen[c] = true
 					continue
 				}
 				var m struct {
-					Type    string
 					FromUID int64 `json:"from_uid"`
 					Content string
 				}
 				_ = json.Unmarshal(raw, &m)
-				want := map[string]string{ca: jSay(ua.uid, ca), cb: jSay(ub.uid, cb)}[m.Content]
-				if want == "" || sameJSON(raw, want) != nil {
-					t.Fatalf("round %d: %s got %.120s; want the says of round %d (or slow's logout)", round, c.name, raw, round)
+				id, _, _ := strings.Cut(m.Content, " ")
+				if w := want[m.Content]; w == "" || sameJSON(raw, w) != nil || id[1:] != fmt.Sprintf("%d.%d", round, next[m.FromUID]) {
+					t.Fatalf("round %d: %s got %.120s; want the next say of its sender in round %d (or slow's logout)", round, c.name, raw, round)
 				}
-				orders[i] = append(orders[i], m.Content[:strings.IndexByte(m.Content, ' ')])
+				next[m.FromUID]++
+				orders[i] = append(orders[i], id)
 			}
 		}
 		if fmt.Sprint(orders[0]) != fmt.Sprint(orders[1]) {
 			t.Fatalf("round %d: A saw %v, B saw %v; want the same order", round, orders[0], orders[1])
 		}
 		if extra < 0 && logoutSeen[a] && logoutSeen[b] {
-			extra = 20
+			t.Logf("slow consumer logged out by round %d (%d KiB sent to it)", round, (round+1)*2*window*len(pad)>>10)
+			extra = 5
 		}
 		if extra > 0 {
 			extra--
