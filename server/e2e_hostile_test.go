@@ -100,8 +100,8 @@ type hMsg struct {
 
 type hClient struct {
 	ws   *websocket.Conn
-	raw  chan hMsg // fed by the reader, closed when it stops
-	in   chan hMsg // what the test reads: raw unless a filter sits between
+	raw  chan hMsg    // fed by the reader, closed when it stops
+	in   chan hMsg    // what the test reads: raw unless a filter sits between
 	code atomic.Int32 // close code once the reader stopped; 1006 without a close frame
 	uid  int64
 	wmu  sync.Mutex
