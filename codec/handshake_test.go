@@ -52,6 +52,7 @@ func TestParseRequestSeed(t *testing.T) {
 		"Key": "zPDr6m4czzUdOFnsxIUEAw==", "XForwardedFor": "",
 	}
 	checkRequest(t, req, want)
+	checkWithNetHTTP(t, seedRequest, req)
 	resp := string(AppendAccept(nil, req.Key))
 	wantResp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Accept: nSsCeIBUsFnDJCRb/BNlFzBUDpM=\r\n\r\n"
@@ -105,7 +106,23 @@ func TestParseRequestAccepts(t *testing.T) {
 				t.Fatalf("ParseRequest(%q) = %d, %v; want %d, nil", in, n, err, len(in))
 			}
 			checkRequest(t, req, tt.want)
+			checkWithNetHTTP(t, in, req)
 		})
+	}
+}
+
+// checkWithNetHTTP is a differential check against net/http's request
+// parser: what ParseRequest accepts, net/http reads the same way.
+func checkWithNetHTTP(t *testing.T, in string, req Request) {
+	t.Helper()
+	hr, err := http.ReadRequest(bufio.NewReader(strings.NewReader(in)))
+	if err != nil {
+		t.Fatalf("http.ReadRequest(%q) = %v; ParseRequest accepted it", in, err)
+	}
+	if hr.Method != "GET" || hr.URL.Path != string(req.Path) || hr.URL.RawQuery != string(req.Query) ||
+		hr.Host != string(req.Host) || hr.Header.Get("Sec-WebSocket-Key") != string(req.Key) {
+		t.Errorf("http.ReadRequest(%q) = %s %s?%s host %q; ParseRequest said %q?%q host %q", in,
+			hr.Method, hr.URL.Path, hr.URL.RawQuery, hr.Host, req.Path, req.Query, req.Host)
 	}
 }
 
