@@ -88,10 +88,6 @@ type Inbound struct {
 // fresh Decoder and struct per call).
 const decodeOptions = decoder.OptionValidateString | decoder.OptionCaseSensitive
 
-// api is the same configuration for the rare slow path of unquoting a raw
-// string that holds escapes.
-var api = sonic.Config{ValidateString: true, CaseSensitive: true}.Froze()
-
 // inboundJSON is the wire shape of a client message. room_id and to_uid
 // take several JSON types and are decoded by hand from their raw bytes.
 type inboundJSON struct {
@@ -242,8 +238,11 @@ func unquote(raw []byte) (string, bool) {
 	if !strings.Contains(aliasString(body), `\`) {
 		return aliasString(body), true
 	}
+	var d decoder.Decoder // the rare slow path: allocations are fine
+	d.Reset(aliasString(raw))
+	d.SetOptions(decodeOptions)
 	var s string
-	err := api.UnmarshalFromString(aliasString(raw), &s)
+	err := d.Decode(&s)
 	return s, err == nil
 }
 
