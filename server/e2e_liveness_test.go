@@ -137,7 +137,14 @@ func TestE2ELiveness(t *testing.T) {
 
 			// The others live on for several more intervals.
 			from := keeper.pings.Load()
-			waitFor(t, 6*iv+3*time.Second, "keeper's next 5 pings", func() bool { return keeper.pings.Load() >= from+5 })
+			waitFor(t, 6*iv+3*time.Second, "keeper's next 5 pings", func() bool {
+				select {
+				case <-keeper.done:
+					return true // the say below reports how it ended
+				default:
+					return keeper.pings.Load() >= from+5
+				}
+			})
 			close(stopChat)
 			<-chatDone
 			chatty.write(frame(ws.OpText, true, []byte(sayAll("chatty alive"))))
