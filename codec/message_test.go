@@ -195,3 +195,9 @@ func TestReplyError(t *testing.T) {
 		t.Errorf("Reply.Error() = %q; want %q", got, "codec: rate_limited: slow down")
 	}
 }
+
+func TestPretouch(t *testing.T) {
+	if err := Pretouch(); err != nil {
+		t.Errorf("Pretouch() = %v; want nil", err)
+	}
+}
