@@ -47,7 +47,11 @@ func targets(rs []load.Result) string {
 		expected += r.Expected
 		allOK = allOK && r.OK
 	}
-	fmt.Fprintf(&b, "| zero loss, every scenario, both servers | %d of %d expected deliveries missing | %s |\n", loss, expected, yes(loss == 0 && allOK))
+	note := ""
+	if !allOK {
+		note = " (failures for other reasons are listed under Failures)"
+	}
+	fmt.Fprintf(&b, "| zero loss, every scenario, both servers | %d of %d expected deliveries missing%s | %s |\n", loss, expected, note, yes(loss == 0))
 	b.WriteString("\nThe kernel keeps about 4.8 KB per idle TCP socket outside any process's RSS; it is not counted above for either server.\n")
 	return b.String()
 }
