@@ -199,8 +199,9 @@ func (c *Config) validateLimits() error {
 		}
 	}
 	if float64(c.MessageBurst) < c.MessageRate/2 {
-		// The server's clock advances in 500ms steps: a smaller burst
-		// would cap the rate below MessageRate.
+		// The server's coarse clock advances in steps of up to 100ms (a
+		// tick); a burst of at least half a second of MessageRate keeps
+		// those steps from capping the rate below MessageRate.
 		return fmt.Errorf("%w: message burst %d is below half the message rate %v", ErrConfig, c.MessageBurst, c.MessageRate)
 	}
 	if c.AdminListen != "off" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
@@ -54,7 +55,7 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if l == nil || s.draining.Load() {
 		return nil, gnet.Close
 	}
-	now := s.now()
+	now := time.Now().UnixNano() // exact: the handshake deadline counts from here
 	c := &conn{gc: gc, l: l, since: now, seen: now}
 	gc.SetContext(c)
 	l.add(c)
@@ -169,7 +170,9 @@ func (c *conn) frames() {
 		}
 	}
 	c.countIn(off)
-	_, _ = c.gc.Discard(off)
+	if off > 0 {
+		_, _ = c.gc.Discard(off) // Discard(0) would drop everything buffered
+	}
 }
 
 // handle acts on one complete message or control frame. msg.Payload is

@@ -70,8 +70,8 @@ func (lm *limiter) admit(c *conn, open int64) []byte {
 	peer := remoteAddr(c.gc)
 	lm.mu.Lock()
 	defer lm.mu.Unlock()
-	// The real clock, not the server's 500ms one: a burst smaller than
-	// half a second of AcceptRate would otherwise cap the rate.
+	// The real clock, not the server's coarse one: a burst smaller than a
+	// tick of AcceptRate would otherwise cap the rate.
 	if !lm.takeAccept(time.Now().UnixNano()) {
 		lm.refusedLimit.Add(1)
 		return respAcceptRate
@@ -181,8 +181,8 @@ func lastForwarded(xff []byte) netip.Addr {
 }
 
 // bucket is a connection's message token bucket. Owned by the
-// connection's loop; the time is the server's coarse clock (500ms steps),
-// which is fine for rates of a few messages per second.
+// connection's loop; the time is the server's coarse clock (one tick,
+// at most 100ms, per step), fine for rates of a few messages per second.
 type bucket struct {
 	tokens  float32
 	last    int64 // unix nanos of the last refill; 0 before the first message

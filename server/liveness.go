@@ -1,18 +1,20 @@
 package server
 
 import (
+	"time"
+
 	"github.com/gobwas/ws"
 
 	"chatd/codec"
 )
 
-// sweep runs on the loop every sweepPeriod: it closes handshakes that took
+// sweep runs on the loop every tick: it closes handshakes that took
 // too long, pings open connections every PingInterval, closes connections
 // silent for two intervals, and closes lingering ones by CloseTimeout.
 // Timers live here, not one per connection.
 func (l *loop) sweep() {
 	cfg := &l.srv.cfg
-	now := l.srv.now()
+	now := time.Now().UnixNano()
 	for i := len(l.conns) - 1; i >= 0; i-- {
 		if i >= len(l.conns) {
 			continue // a close removed connections behind us
@@ -41,7 +43,7 @@ func (l *loop) sweep() {
 func (l *loop) keepAlive(c *conn, now int64) {
 	interval := int64(l.srv.cfg.PingInterval)
 	switch {
-	case now-c.seen > 2*interval:
+	case now-c.seen > 2*interval+int64(l.srv.tick): // seen is up to one tick stale
 		l.srv.stats.IdleTimeouts.Add(1)
 		c.closeWith(ws.StatusGoingAway, "idle timeout")
 	case now-c.since >= interval:
