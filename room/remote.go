@@ -13,9 +13,10 @@ import (
 // Cluster mode. With a Bus attached, a room event (join, say, leave) is
 // not applied where it happens: it is published on the room's stream and
 // applied by every subscribed node, this one included, when the stream
-// delivers it. One NATS server delivers one subject's messages to every
-// subscriber in one order, so every node builds the same user list and
-// every member sees the room's messages in the same order. While the bus
+// delivers it. The bus delivers a room's events to every node in one
+// order (cluster: a JetStream stream's sequence), so every node builds the
+// same user list and every member sees the room's messages in the same
+// order. While the bus
 // is down a room runs in local phase: events apply at once, on this node
 // only, exactly as on a single node.
 
