@@ -11,23 +11,26 @@ type Conn interface {
 }
 
 // Member is one connection's chat endpoint: its identity once logged in
-// and its outbound queue. A Member is created per connection by
-// Shard.NewMember and used on that shard's loop.
+// and its place in its shard's outbound queue. It is set up per connection
+// by Shard.InitMember (usually embedded in the server's connection state,
+// so it costs no allocation of its own) and used on that shard's loop.
+// Every idle connection carries one: keep it small.
 type Member struct {
-	// Immutable after NewMember.
+	// Immutable after InitMember.
 	shard *Shard
 	conn  Conn
 
 	// Owned by the member's loop.
-	uid     uint64 // 0 until the first login; kept across re-logins
-	name    string // HTML-escaped, as sent in user_list and login
-	room    *Room  // room the member has joined (sequenced), nil if none
-	pos     int    // index in room.local[shard.idx] once the join is applied
-	pending [][]byte
-	queued  int  // bytes in pending
-	dirty   bool // listed in shard.dirty
-	closed  bool // connection closed: never written again
-	slow    bool // cut off as a slow consumer
+	uid    uint64 // 0 until the first login; kept across re-logins
+	name   string // HTML-escaped, as sent in user_list and login
+	room   *Room  // room the member has joined (sequenced), nil if none
+	pos    int32  // index in room.local[shard.idx] once the join is applied
+	queued int32  // bytes queued in the shard for this member
+	head   int32  // first queued frame: index+1 in shard.queue, 0 if none
+	tail   int32  // last queued frame: index+1 in shard.queue
+	dirty  bool   // listed in shard.dirty
+	closed bool   // connection closed: never written again
+	slow   bool   // cut off as a slow consumer
 }
 
 // UID returns the member's uid, 0 before its first login. Loop-owned.
@@ -49,7 +52,7 @@ func (m *Member) RoomID() string {
 
 // Queued reports the bytes queued for the member and not yet handed to
 // its connection. Loop-owned.
-func (m *Member) Queued() int { return m.queued }
+func (m *Member) Queued() int { return int(m.queued) }
 
 // Conn returns the connection the member was created for.
 func (m *Member) Conn() Conn { return m.conn }

@@ -49,19 +49,19 @@ func (r *Room) removeUser(uid uint64) {
 
 // addLocal appends m to the loop's member slice. Called on loop idx.
 func (r *Room) addLocal(idx int, m *Member) {
-	m.pos = len(r.local[idx])
+	m.pos = int32(len(r.local[idx]))
 	r.local[idx] = append(r.local[idx], m)
 }
 
 // removeLocal swap-removes m from the loop's member slice. Called on loop idx.
 func (r *Room) removeLocal(idx int, m *Member) {
-	l := r.local[idx]
-	if m.pos >= len(l) || l[m.pos] != m {
+	l, i := r.local[idx], int(m.pos)
+	if i >= len(l) || l[i] != m {
 		return
 	}
 	last := len(l) - 1
-	l[m.pos] = l[last]
-	l[m.pos].pos = m.pos
+	l[i] = l[last]
+	l[i].pos = m.pos
 	l[last] = nil
 	r.local[idx] = l[:last]
 	if last == 0 {

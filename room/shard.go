@@ -35,9 +35,18 @@ type Shard struct {
 
 	// Owned by the shard's loop.
 	spare   []event   // the other inbox buffer, swapped in by Drain
-	dirty   []*Member // members with pending frames
+	queue   []queued  // frames waiting for Flush, chained per member
+	dirty   []*Member // members with queued frames
 	scratch []byte    // JSON encoding scratch for callers on this loop
 	wbuf    []byte    // coalescing buffer for multi-frame writes
+}
+
+// queued is one frame waiting for Flush. The frames of one member are
+// chained through next, so a member holds two indices instead of a slice
+// and its backing array (an idle connection then keeps no queue memory).
+type queued struct {
+	frame []byte
+	next  int32 // index+1 of the member's next frame, 0 if last
 }
 
 // Index returns the shard's loop index.
@@ -50,7 +59,15 @@ func (s *Shard) Bind(wake func() error) { s.wake = wake }
 
 // NewMember returns the chat endpoint of a new connection on this shard's
 // loop.
-func (s *Shard) NewMember(c Conn) *Member { return &Member{shard: s, conn: c} }
+func (s *Shard) NewMember(c Conn) *Member {
+	m := new(Member)
+	s.InitMember(m, c)
+	return m
+}
+
+// InitMember sets m up as the chat endpoint of a new connection c on this
+// shard's loop; m is usually a field of the caller's connection state.
+func (s *Shard) InitMember(m *Member, c Conn) { *m = Member{shard: s, conn: c} }
 
 // post appends e to the inbox and requests a Drain if none is pending.
 // Safe for concurrent use; room events are posted with the room's mu held.
@@ -120,21 +137,36 @@ func (s *Shard) Enqueue(m *Member, frame []byte) {
 		s.cutOff(m)
 		return
 	}
-	m.pending = append(m.pending, frame)
-	m.queued += len(frame)
+	s.queue = append(s.queue, queued{frame: frame})
+	at := int32(len(s.queue))
+	if m.head == 0 {
+		m.head = at
+	} else {
+		s.queue[m.tail-1].next = at
+	}
+	m.tail = at
+	m.queued += int32(len(frame))
 	if !m.dirty {
 		m.dirty = true
 		s.dirty = append(s.dirty, m)
 	}
-	if m.queued >= flushAt {
+	switch {
+	case m.queued >= flushAt:
 		s.write(m) // a long pass: hand over what we have, so the backlog check sees it
 		m.reset()
+	case len(s.queue) >= maxQueue:
+		s.Flush() // bound the pass's queue; a few frames per write still coalesce
 	}
 }
 
-// flushAt is the queued size at which a member is written before the end
-// of the pass; it bounds the pending queue of a member in a long pass.
-const flushAt = 64 << 10
+const (
+	// flushAt is the queued size at which a member is written before the
+	// end of the pass, so the outbound check sees a long pass's backlog.
+	flushAt = 64 << 10
+	// maxQueue bounds the frames a shard holds between flushes (32 bytes
+	// each): a pass that fans a backlog out to a big room flushes early.
+	maxQueue = 64 << 10
+)
 
 func (s *Shard) cutOff(m *Member) {
 	m.slow = true
@@ -157,19 +189,24 @@ func (s *Shard) Flush() {
 		m.reset()
 	}
 	s.dirty = s.dirty[:0]
+	clear(s.queue) // drop the frame references for the GC
+	s.queue = s.queue[:0]
 }
 
 // write sends m's pending frames with one Write. Several frames are copied
 // into one buffer first: x/sys/unix.Writev allocates its iovec array on
 // every call, and a copy of a few small frames is cheaper than a syscall.
 func (s *Shard) write(m *Member) {
-	if len(m.pending) == 1 {
-		_, _ = m.conn.Write(m.pending[0])
+	if m.head == 0 {
+		return
+	}
+	if q := &s.queue[m.head-1]; q.next == 0 {
+		_, _ = m.conn.Write(q.frame)
 		return
 	}
 	b := s.wbuf[:0]
-	for _, f := range m.pending {
-		b = append(b, f...)
+	for i := m.head; i != 0; i = s.queue[i-1].next {
+		b = append(b, s.queue[i-1].frame...)
 	}
 	_, _ = m.conn.Write(b)
 	if cap(b) <= maxKeptWriteBuf {
@@ -181,8 +218,8 @@ func (s *Shard) write(m *Member) {
 // flushes; a larger one (a huge user_list) is left to the GC.
 const maxKeptWriteBuf = 256 << 10
 
+// reset forgets m's queued frames; the shard's queue entries are dropped
+// at the end of the pass.
 func (m *Member) reset() {
-	clear(m.pending)
-	m.pending = m.pending[:0]
-	m.queued = 0
+	m.head, m.tail, m.queued = 0, 0, 0
 }

@@ -27,7 +27,7 @@ const (
 type conn struct {
 	gc     gnet.Conn
 	l      *loop
-	m      *room.Member // nil until a chat upgrade completes
+	m      *room.Member // &member once a chat upgrade completes, else nil
 	parser codec.Parser
 	since  int64 // unix nanos: accept time, then last ping sent
 	seen   int64 // unix nanos of the last bytes received
@@ -38,6 +38,7 @@ type conn struct {
 	rate   bucket     // message token bucket (limits.go)
 	ip     netip.Addr // client address counted by the per-address limit; zero if none
 	id     *identity  // what the client's token fixes; nil without auth
+	member room.Member // embedded: one allocation per connection, not two
 }
 
 // Write implements room.Conn.
@@ -125,7 +126,8 @@ func (c *conn) handshake() bool {
 	c.state = stOpen
 	c.since = s.now()
 	if !c.echo {
-		c.m = c.l.shard.NewMember(c)
+		c.l.shard.InitMember(&c.member, c)
+		c.m = &c.member
 	}
 	s.stats.Upgraded.Add(1)
 	return true

@@ -185,8 +185,8 @@ func lastForwarded(xff []byte) netip.Addr {
 // at most 100ms, per step), fine for rates of a few messages per second.
 type bucket struct {
 	tokens  float32
-	last    int64 // unix nanos of the last refill; 0 before the first message
 	strikes int32 // rate_limited replies since the bucket was last full
+	last    int64 // unix nanos of the last refill; 0 before the first message
 }
 
 // take reports whether a message may pass at now.
