@@ -33,11 +33,11 @@ type conn struct {
 	seen   int64 // unix nanos of the last bytes received
 	idx    int32 // index in l.conns
 	state  connState
-	echo   bool       // the /echo endpoint
-	shut   bool       // write side shut down after the close frame
-	rate   bucket     // message token bucket (limits.go)
-	ip     netip.Addr // client address counted by the per-address limit; zero if none
-	id     *identity  // what the client's token fixes; nil without auth
+	echo   bool        // the /echo endpoint
+	shut   bool        // write side shut down after the close frame
+	rate   bucket      // message token bucket (limits.go)
+	ip     netip.Addr  // client address counted by the per-address limit; zero if none
+	id     *identity   // what the client's token fixes; nil without auth
 	member room.Member // embedded: one allocation per connection, not two
 }
 
