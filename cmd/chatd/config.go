@@ -31,6 +31,13 @@ type fileConfig struct {
 	Server    server.Config `koanf:",squash"`
 	LogLevel  string        `koanf:"log_level"`  // debug, info, warn, error; zero means info
 	LogFormat string        `koanf:"log_format"` // auto, text, json; zero means auto
+	// GCPercent is the process's GC target (debug.SetGCPercent). Zero
+	// means 50: chatd's heap is mostly long-lived connection state and its
+	// garbage is a few hundred bytes per message, so collecting at +50%
+	// instead of Go's +100% costs little CPU and keeps ~7% less RSS per
+	// idle connection (1.20 -> 1.12 KiB at 15k, bench connect). Negative
+	// means Go's default (GOGC or 100).
+	GCPercent int `koanf:"gc_percent"`
 }
 
 // loadConfig fills the configuration from, in increasing precedence: the

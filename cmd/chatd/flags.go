@@ -26,6 +26,7 @@ func defineFlags(fs *flag.FlagSet, c *fileConfig, o *options) {
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration (YAML) and exit")
 	fs.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit (status 0 if valid, 2 if not)")
 	fs.StringVar(&c.LogLevel, "log-level", "", "log level: debug, info, warn, error (default info)")
+	fs.IntVar(&c.GCPercent, "gc-percent", 0, "GC target percentage; negative: Go's default (GOGC or 100) (default 50)")
 	fs.StringVar(&c.LogFormat, "log-format", "", "log format: auto (text on a terminal, JSON otherwise), text, json (default auto)")
 	chatFlags(fs, &c.Server)
 	limitFlags(fs, &c.Server)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/knadh/koanf/parsers/yaml"
@@ -54,7 +55,18 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		_, _ = stdout.Write(b)
 		return 0
 	}
+	setGC(c.GCPercent)
 	return serve(c.Server)
+}
+
+// setGC applies fileConfig.GCPercent to the process.
+func setGC(percent int) {
+	switch {
+	case percent == 0:
+		debug.SetGCPercent(50)
+	case percent > 0:
+		debug.SetGCPercent(percent)
+	}
 }
 
 func setDefault(v *string, def string) {
