@@ -38,7 +38,15 @@ function instrument() {
   const Native = window.WebSocket;
   window.__ws = { sockets: [], opened: [], sent: [], broken: false };
   window.WebSocket = function (url, protocols) {
-    const target = window.__ws.broken ? 'ws://127.0.0.1:1/' : url;
+    // A broken socket goes to the chat port of a loopback address nothing
+    // listens on (the server under test binds 127.0.0.1): refused at once,
+    // and still allowed by the page's connect-src (any host, the chat port).
+    let target = url;
+    if (window.__ws.broken) {
+      const u = new URL(url);
+      u.hostname = '127.0.0.3';
+      target = u.href;
+    }
     const ws = protocols === undefined ? new Native(target) : new Native(target, protocols);
     window.__ws.sockets.push(ws);
     window.__ws.opened.push(performance.now());
@@ -112,7 +120,9 @@ async function message(page, text) {
       from: li.querySelector('.from').textContent,
       time: li.querySelector('time')?.textContent ?? '',
       elements: body.children.length,
-      lines: Math.round(body.getBoundingClientRect().height / parseFloat(style.lineHeight)),
+      // Content height (no padding or border) in lines.
+      lines: Math.round((body.getBoundingClientRect().height - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom) -
+        parseFloat(style.borderTopWidth) - parseFloat(style.borderBottomWidth)) / parseFloat(style.lineHeight)),
       whiteSpace: style.whiteSpace,
     };
   }, text);
@@ -292,7 +302,7 @@ test('reconnects with backoff and logs in again', async (t) => {
   const back = `back again ${run}`;
   await say(a.page, back);
   assert.equal((await message(b.page, back)).from, a.name);
-  a.problems = a.problems.filter((p) => !p.includes('ws://127.0.0.1:1/'));
+  a.problems = a.problems.filter((p) => !p.includes('ws://127.0.0.3:'));
   assertClean(a, b);
 });
 
