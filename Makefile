@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 GO ?= go
 STATICCHECK_VERSION ?= 2026.2.2
 
-.PHONY: all build run test test-go test-browser check fuzz bench bench-build bench-100k clean
+.PHONY: all build run test test-go test-fuzz test-browser test-nginx check fuzz bench bench-build bench-100k clean
 
 all: build
 
@@ -15,16 +15,25 @@ build:
 run:
 	$(GO) run ./cmd/chatd
 
-## test: everything CI runs — Go tests with -race (unit, fuzz seeds, e2e,
-## conformance) and the real-browser test (installs chromium and npm deps).
-test: test-go test-browser ; bash e2e/nginx/run.sh
+## test: everything CI runs — Go tests with -race (unit, fuzz seed corpora,
+## e2e, hostile input, cluster, RFC 6455 conformance), each fuzz target
+## briefly, the real-browser test (installs Debian's chromium and
+## playwright-core) and chat through a real nginx terminating TLS (installs
+## nginx and openssl).
+test: test-go test-fuzz test-browser test-nginx
 
 test-go:
 	$(GO) mod download
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+test-fuzz:
+	$(MAKE) fuzz FUZZTIME=5s
+
 test-browser:
 	bash e2e/browser/run.sh
+
+test-nginx:
+	bash e2e/nginx/run.sh
 
 ## check: gofmt, go vet, staticcheck and the race tests.
 check:
