@@ -1,16 +1,17 @@
 // Package server is chatd's network layer: gnet event loops on
-// edge-triggered epoll run the WebSocket endpoint, and a net/http server
-// serves the web page.
+// edge-triggered epoll run the WebSocket endpoint, and net/http servers
+// run the web page and the admin endpoints.
 //
 // Each connection is a conn owned by one loop. OnTraffic peeks what is
 // buffered, lets the codec parse the upgrade request and then every
 // complete frame, handles each message, and discards what was consumed; a
-// request or frame split across reads waits for more bytes. There is no
+// request or frame split across reads waits for more bytes (and a large
+// frame still arriving is not re-peeked: Parser.Need). There is no
 // goroutine per connection: room traffic reaches a loop through its
 // room.Shard inbox, and timers (handshake deadline, pings, idle and
-// closing deadlines) are one sweep per loop every 500ms, started from
-// gnet's ticker goroutine with EventLoop.Execute. OnTick itself touches
-// nothing loop-owned.
+// closing deadlines) are one sweep per loop per tick (a quarter of the
+// shortest timer, 10-100ms), started from gnet's ticker goroutine with
+// EventLoop.Execute. OnTick itself touches nothing loop-owned.
 //
 // Output: chat frames go through the member's queue in the room package
 // (one write per member per loop pass); handshake replies, pongs, close
@@ -21,4 +22,11 @@
 // write side is shut down once the frame is sent, and the socket closes
 // when the peer closes or CloseTimeout passes; a slow consumer is closed
 // at once with 1008.
+//
+// Operations (files by concern): admission limits and the per-connection
+// token bucket (limits.go), Origin and JWT checks at the handshake
+// (origin.go, auth.go), Prometheus metrics read at scrape time from
+// atomics and per-loop counters (metrics.go, admin.go), the paced drain
+// on shutdown (drain.go), and cluster mode over NATS (cluster.go, with
+// the cluster package).
 package server
