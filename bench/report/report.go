@@ -47,7 +47,6 @@ var (
 	mLogin  = metric{"handshake+login p99", false, func(r *load.Result) float64 { return r.Login.P99 }, "ms"}
 	mStorm  = metric{"all back and logged in", false, func(r *load.Result) float64 { return r.StormSecs }, "s"}
 	mCRate  = metric{"connect rate", true, func(r *load.Result) float64 { return r.ConnectRate }, "/s"}
-	mGenCPU = metric{"generator CPU", false, func(r *load.Result) float64 { return r.GenCPU }, "s"}
 )
 
 func metricsOf(r *load.Result) []metric {

@@ -1040,7 +1040,7 @@ func checkHandshakeResponse(head, key string) error {
 		h[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(val)
 	}
 	if !strings.EqualFold(h["upgrade"], "websocket") {
-		return fmt.Errorf("Upgrade header is %q", h["upgrade"])
+		return fmt.Errorf("upgrade header is %q", h["upgrade"])
 	}
 	hasUpgrade := false
 	for _, tok := range strings.Split(h["connection"], ",") {
@@ -1049,7 +1049,7 @@ func checkHandshakeResponse(head, key string) error {
 		}
 	}
 	if !hasUpgrade {
-		return fmt.Errorf("Connection header is %q", h["connection"])
+		return fmt.Errorf("connection header is %q", h["connection"])
 	}
 	sum := sha1.Sum([]byte(key + wsGUID))
 	if want := base64.StdEncoding.EncodeToString(sum[:]); h["sec-websocket-accept"] != want {
