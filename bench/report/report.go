@@ -40,13 +40,13 @@ type metric struct {
 }
 
 var (
-	mDeliv  = metric{"deliveries/s", true, func(r *load.Result) float64 { return r.DeliveriesPerSec }, ""}
-	mP99    = metric{"p99 latency", false, func(r *load.Result) float64 { return r.Latency.P99 }, "ms"}
-	mCPU    = metric{"server CPU per delivery", false, func(r *load.Result) float64 { return r.CPUPerDeliv }, "ns"}
-	mRSS    = metric{"server RSS per idle conn", false, func(r *load.Result) float64 { return r.BytesPerConn / 1024 }, "KiB"}
-	mLogin  = metric{"handshake+login p99", false, func(r *load.Result) float64 { return r.Login.P99 }, "ms"}
-	mStorm  = metric{"all back and logged in", false, func(r *load.Result) float64 { return r.StormSecs }, "s"}
-	mCRate  = metric{"connect rate", true, func(r *load.Result) float64 { return r.ConnectRate }, "/s"}
+	mDeliv = metric{"deliveries/s", true, func(r *load.Result) float64 { return r.DeliveriesPerSec }, ""}
+	mP99   = metric{"p99 latency", false, func(r *load.Result) float64 { return r.Latency.P99 }, "ms"}
+	mCPU   = metric{"server CPU per delivery", false, func(r *load.Result) float64 { return r.CPUPerDeliv }, "ns"}
+	mRSS   = metric{"server RSS per idle conn", false, func(r *load.Result) float64 { return r.BytesPerConn / 1024 }, "KiB"}
+	mLogin = metric{"handshake+login p99", false, func(r *load.Result) float64 { return r.Login.P99 }, "ms"}
+	mStorm = metric{"all back and logged in", false, func(r *load.Result) float64 { return r.StormSecs }, "s"}
+	mCRate = metric{"connect rate", true, func(r *load.Result) float64 { return r.ConnectRate }, "/s"}
 )
 
 func metricsOf(r *load.Result) []metric {
