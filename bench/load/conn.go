@@ -91,8 +91,12 @@ func (w *worker) dial(i int32, now int64) {
 	unix.EpollCtl(w.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLOUT | epIn, Fd: int32(fd)})
 }
 
-// serverOf is the server process of c's room.
+// serverOf is the server process of c: its room's, or with Spread (a
+// cluster) the next in turn, so that a room's members are on every node.
 func (w *worker) serverOf(c *conn) int {
+	if w.plan.Spread {
+		return int(c.g) % len(w.srvs)
+	}
 	return int(c.g) / max(w.plan.RoomSize, 1) % len(w.srvs)
 }
 

@@ -12,6 +12,7 @@ import (
 // CPU figures cover connecting and holding, for the server, the generator
 // and the machine alike.
 func connectPhase(env *Env, spec Spec, srv *group, pool *pool, res Result, before bench.ProcStat, busy0 time.Duration) ([]Result, error) {
+	idle0, _ := srv.sample()
 	end := time.Now().Add(spec.Hold)
 	for time.Now().Before(end) {
 		if _, err := pool.waitFor("hold", time.Second, env.Prog, func(Counters) bool { return false }); err != nil && !isTimeout(err) {
@@ -19,6 +20,8 @@ func connectPhase(env *Env, spec Spec, srv *group, pool *pool, res Result, befor
 		}
 	}
 	full, heapFull := srv.sample()
+	res.IdleCPU = (full.CPU - idle0.CPU).Seconds()
+	res.NodesFull = srv.nodes()
 	m, errs, err := pool.collect(30 * time.Second)
 	if err != nil {
 		return []Result{res}, err
@@ -50,6 +53,25 @@ func wantLogins(n, size int) int64 {
 		t += m * (m + 1) / 2
 	}
 	return t
+}
+
+// loadedBroadcast measures broadcast latency in a few rooms (Spec.SenderRooms
+// with Spec.Senders senders each) while every client of the connect
+// scenario stays connected: one open-loop window at Spec.OpenRate, every
+// delivery to every member counted.
+func loadedBroadcast(env *Env, spec Spec, t Target, srv *group, pool *pool, rs []Result) ([]Result, error) {
+	res := newResult(spec, t, labelOf(spec.Name, "broadcast"))
+	res.Scenario = "broadcast"
+	res.Params["mode"] = "open"
+	res.Login, res.LoginHist = rs[0].Login, rs[0].LoginHist
+	res.ConnectSecs, res.ConnectRate = rs[0].ConnectSecs, rs[0].ConnectRate
+	err := measure(env, spec, srv, pool, Command{Cmd: "measure", Open: true, Rate: spec.OpenRate}, int64(spec.RoomSize), &res)
+	senders := 0
+	for _, k := range pool.senders {
+		senders += k
+	}
+	res.Params["senders_total"] = senders
+	return append(rs, res), err
 }
 
 func isTimeout(err error) bool {
@@ -96,10 +118,12 @@ func stormPhase(env *Env, spec Spec, srv *group, pool *pool, res Result) ([]Resu
 func measurePhases(env *Env, spec Spec, t Target, srv *group, pool *pool, setup Result) ([]Result, error) {
 	m, errs, err := pool.collect(30 * time.Second)
 	if err != nil {
+		setup.Incomplete = true
 		return []Result{setup}, err
 	}
 	setup.check(m, errs, srv)
 	if !setup.OK {
+		setup.Incomplete = true
 		return []Result{setup}, nil
 	}
 	fanout := int64(spec.RoomSize)
@@ -133,10 +157,17 @@ func measurePhases(env *Env, spec Spec, t Target, srv *group, pool *pool, setup 
 }
 
 func measure(env *Env, spec Spec, srv *group, pool *pool, cmd Command, fanout int64, res *Result) error {
-	n := len(pool.procs)
 	if cmd.Open {
-		total := cmd.Rate
-		pool.sendEach(func(i int) Command { c := cmd; c.Rate = total / float64(n); return c })
+		// Each worker sends its senders' share of the rate.
+		total, all := cmd.Rate, 0
+		for _, k := range pool.senders {
+			all += k
+		}
+		pool.sendEach(func(i int) Command {
+			c := cmd
+			c.Rate = total * float64(pool.senders[i]) / float64(max(all, 1))
+			return c
+		})
 	} else {
 		pool.send(cmd)
 	}

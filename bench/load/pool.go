@@ -21,9 +21,10 @@ const MaxPerWorker = 18000
 
 // pool is the coordinator's view of its worker processes.
 type pool struct {
-	procs []*workerProc
-	start time.Time
-	phase int // phase commands sent (measure, stop, storm)
+	procs   []*workerProc
+	senders []int // senders of each worker, to split an open-loop rate
+	start   time.Time
+	phase   int // phase commands sent (measure, stop, storm)
 
 	mu     sync.Mutex // guards last, reports, fatal
 	last   []Counters
@@ -65,6 +66,7 @@ func startPool(plans []Plan) (*pool, error) {
 		}
 		wp := &workerProc{cmd: cmd, stdin: stdin}
 		p.procs = append(p.procs, wp)
+		p.senders = append(p.senders, plan.senders())
 		b, _ := json.Marshal(plan)
 		stdin.Write(append(b, '\n'))
 		go p.readEvents(i, stdout)

@@ -18,6 +18,10 @@ type Result struct {
 	Params   map[string]any `json:"params"`
 	OK       bool           `json:"ok"`
 	Problems []string       `json:"problems,omitempty"`
+	// Incomplete marks a scenario that never reached its measurement: the
+	// server did not start, or its clients could not all connect and log
+	// in within the scenario's bound. Problems say why.
+	Incomplete bool `json:"incomplete,omitempty"`
 
 	Conns       int `json:"conns"`
 	Established int `json:"established"`
@@ -47,6 +51,7 @@ type Result struct {
 	Latency          Summary `json:"latency"`
 
 	ServerCPU   float64 `json:"server_cpu_secs"`
+	IdleCPU     float64 `json:"idle_server_cpu_secs,omitempty"` // connect: server CPU while holding idle
 	GenCPU      float64 `json:"generator_cpu_secs"`
 	CPUPerDeliv float64 `json:"server_cpu_ns_per_delivery"`
 	StormSecs   float64 `json:"storm_secs"`
@@ -56,8 +61,33 @@ type Result struct {
 	MachineCPU float64 `json:"machine_cpu_secs"`
 	OtherCPU   float64 `json:"other_cpu_secs"`
 
+	// Nodes are the server processes one by one (a cluster's nodes), at
+	// rest after start and at full load (connect) or after the phase.
+	Nodes     []NodeStat `json:"nodes,omitempty"`
+	NodesFull []NodeStat `json:"nodes_full,omitempty"`
+	// HeapProfiles are files with each node's heap profile (after a GC) at
+	// full load, relative to the results directory.
+	HeapProfiles []string `json:"heap_profiles,omitempty"`
+
 	LoginHist   *bench.Hist `json:"login_hist,omitempty"`
 	LatencyHist *bench.Hist `json:"latency_hist,omitempty"`
+}
+
+// NodeStat is one server process at one moment. Figures a process does not
+// expose are -1.
+type NodeStat struct {
+	Index      int     `json:"index"` // 1-based position in the group
+	Node       int     `json:"node"`  // cluster node id, 0 outside a cluster
+	NATS       bool    `json:"nats"`  // runs the cluster's embedded NATS server
+	PID        int     `json:"pid"`
+	CPU        float64 `json:"cpu_secs"`
+	RSS        int64   `json:"rss"`
+	Heap       int64   `json:"heap_alloc"`  // Go heap, live + not yet collected
+	HeapInuse  int64   `json:"heap_inuse"`  // Go heap spans in use
+	Stack      int64   `json:"stack_inuse"` // goroutine stacks
+	Sys        int64   `json:"go_sys"`      // everything the Go runtime got from the OS
+	Goroutines int64   `json:"goroutines"`
+	Conns      int64   `json:"conns"` // chatd_connections
 }
 
 // Summary is a latency distribution in milliseconds.
@@ -111,7 +141,10 @@ func (r *Result) problem(format string, args ...any) {
 // Print writes the human summary of r.
 func (r *Result) Print(w io.Writer) {
 	status := "ok"
-	if !r.OK {
+	switch {
+	case r.Incomplete:
+		status = "COULD NOT COMPLETE"
+	case !r.OK:
 		status = "FAILED"
 	}
 	fmt.Fprintf(w, "== %s on %s: %s\n", r.Label, r.Server, status)
@@ -122,6 +155,20 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintf(w, "   connect rate %.0f/s; server RSS %s -> %s (%.2f KiB/conn); heap %s -> %s\n",
 			r.ConnectRate, mib(r.RSSBefore), mib(r.RSSFull), r.BytesPerConn/1024, mib(r.HeapBefore), mib(r.HeapFull))
 		fmt.Fprintf(w, "   login notices %d (want %d)\n", r.Logins, r.WantLogins)
+		if len(r.NodesFull) > 1 {
+			for i, n := range r.NodesFull {
+				var rss0 int64
+				if i < len(r.Nodes) {
+					rss0 = r.Nodes[i].RSS
+				}
+				tag := ""
+				if n.NATS {
+					tag = " (embedded NATS)"
+				}
+				fmt.Fprintf(w, "   node %d%s: %d conns, RSS %s -> %s, heap %s, stacks %s, %d goroutines\n",
+					n.Index, tag, n.Conns, mib(rss0), mib(n.RSS), mib(n.Heap), mib(n.Stack), n.Goroutines)
+			}
+		}
 	case "storm":
 		fmt.Fprintf(w, "   all %d back and logged in after %.2fs\n", r.Established, r.StormSecs)
 	default:

@@ -25,6 +25,18 @@ type Spec struct {
 	Workers  int           `json:"workers"`      // 0: automatic
 	Sources  int           `json:"sources"`      // source addresses 127.0.0.2...; 0: automatic
 	Procs    int           `json:"procs"`        // server processes per target (rooms spread over them)
+	// Cluster makes the Procs chatd processes one cluster (node 1 runs the
+	// embedded NATS server) and spreads every room's members over all of
+	// them, so that room traffic crosses NATS. A baseline target ignores it.
+	Cluster bool `json:"cluster"`
+	// SenderRooms, for connect: after the hold, this many rooms spread over
+	// the run (the first room and every len(rooms)/SenderRooms-th) get
+	// Senders senders each and broadcast for Duration at OpenRate messages
+	// per second in all, with every delivery counted (0: no broadcast).
+	SenderRooms int `json:"sender_rooms"`
+	// HeapProfiles saves each chatd process's heap profile at full load
+	// (connect) into the log directory.
+	HeapProfiles bool `json:"heap_profiles"`
 	// JoinTimeout bounds connecting and logging in (0: from Conns and Rate).
 	JoinTimeout time.Duration `json:"join_timeout"`
 	// EscapeRoomID: see Plan.EscapeRoomID.
@@ -54,6 +66,7 @@ func Run(env *Env, spec Spec, t Target) []Result {
 	if err != nil {
 		if len(rs) == 0 {
 			rs = []Result{newResult(spec, t, spec.Name)}
+			rs[0].Incomplete = true
 		}
 		rs[len(rs)-1].problem("%v", err)
 	}
@@ -67,16 +80,24 @@ func newResult(spec Spec, t Target, label string) Result {
 	return Result{Scenario: spec.Scenario, Label: label, Server: t.Name, OK: true, Conns: spec.Conns,
 		Params: map[string]any{"conns": spec.Conns, "room_size": spec.RoomSize, "connect_rate": spec.Rate,
 			"senders": spec.Senders, "window": spec.Window, "open_rate": spec.OpenRate,
-			"duration_s": spec.Duration.Seconds(), "hold_s": spec.Hold.Seconds(), "procs": max(spec.Procs, 1), "escape_room_id": spec.EscapeRoomID}}
+			"duration_s": spec.Duration.Seconds(), "hold_s": spec.Hold.Seconds(), "procs": max(spec.Procs, 1), "escape_room_id": spec.EscapeRoomID,
+			"cluster": spec.Cluster && t.Kind == "chatd", "sender_rooms": spec.SenderRooms, "inflight": spec.Inflight}}
 }
 
-func (spec Spec) plan(addrs []string) (Plan, int) {
-	p := Plan{Addrs: addrs, RoomSize: max(spec.RoomSize, 1), RoomPrefix: spec.Name + "-",
+func (spec Spec) plan(addrs []string, cluster bool) (Plan, int) {
+	p := Plan{Addrs: addrs, Spread: cluster, RoomSize: max(spec.RoomSize, 1), RoomPrefix: spec.Name + "-",
 		Rate: spec.Rate, Inflight: spec.Inflight, CheckMembers: spec.Scenario != "storm", EscapeRoomID: spec.EscapeRoomID}
 	align := 1
 	switch spec.Scenario {
 	case "broadcast":
 		p.SenderEvery = max(spec.RoomSize/max(spec.Senders, 1), 1)
+	case "connect":
+		if spec.SenderRooms > 0 {
+			size := max(spec.RoomSize, 1)
+			rooms := (spec.Conns + size - 1) / size
+			p.SenderEvery = max((size+max(spec.Senders, 1)-1)/max(spec.Senders, 1), 1)
+			p.SenderRoomEvery = max(rooms/spec.SenderRooms, 1)
+		}
 	case "private":
 		p.Pairs, p.RoomSize, p.SenderEvery, align = true, 2, 1, 2
 	}
@@ -91,13 +112,14 @@ func (spec Spec) plan(addrs []string) (Plan, int) {
 }
 
 func run(env *Env, spec Spec, t Target) ([]Result, error) {
-	srv, err := t.startGroup(env.LogDir, spec.Procs)
+	srv, err := t.startGroup(env.LogDir, spec.Procs, spec.Cluster)
 	if err != nil {
 		return nil, err
 	}
 	before, heapBefore := srv.sample()
+	nodesBefore := srv.nodes()
 	busy0, _, _ := bench.SystemCPU()
-	base, align := spec.plan(srv.addrs())
+	base, align := spec.plan(srv.addrs(), srv.cluster)
 	pool, err := startPool(plans(base, spec.Conns, spec.Workers, align))
 	if err != nil {
 		srv.stop()
@@ -110,6 +132,7 @@ func run(env *Env, spec Spec, t Target) ([]Result, error) {
 
 	res := newResult(spec, t, spec.Name)
 	res.RSSBefore, res.HeapBefore = before.RSS, heapBefore
+	res.Nodes = nodesBefore
 	start := time.Now()
 	pool.send(Command{Cmd: "connect"})
 	timeout := time.Duration(float64(spec.Conns)/max(spec.Rate, 100)*float64(time.Second)) + 90*time.Second
@@ -126,11 +149,19 @@ func run(env *Env, spec Spec, t Target) ([]Result, error) {
 		if m, errs, cerr := pool.collect(5 * time.Second); cerr == nil {
 			res.check(m, errs, srv)
 		}
+		res.Incomplete = true
 		return []Result{res}, err
 	}
 	switch spec.Scenario {
 	case "connect":
-		return connectPhase(env, spec, srv, pool, res, before, busy0)
+		rs, err := connectPhase(env, spec, srv, pool, res, before, busy0)
+		if err == nil && rs[0].OK && spec.SenderRooms > 0 && spec.OpenRate > 0 {
+			rs, err = loadedBroadcast(env, spec, t, srv, pool, rs)
+		}
+		if spec.HeapProfiles {
+			rs[0].HeapProfiles = srv.heapProfiles(env.LogDir, t.Name+"-"+spec.Name)
+		}
+		return rs, err
 	case "storm":
 		return stormPhase(env, spec, srv, pool, res)
 	default:

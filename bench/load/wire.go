@@ -7,8 +7,10 @@ import "chatd/bench"
 type Plan struct {
 	Worker int `json:"worker"`
 	// Addrs are the server processes (host:port, loopback only); room n is
-	// on Addrs[n % len(Addrs)].
+	// on Addrs[n % len(Addrs)], or with Spread connection g is on
+	// Addrs[g % len(Addrs)] (a cluster: every room spans the nodes).
 	Addrs   []string `json:"addrs"`
+	Spread  bool     `json:"spread"`
 	Sources []string `json:"sources"` // client source addresses, bound before connect
 	First   int      `json:"first"`   // global index of this worker's first connection
 	Count   int      `json:"count"`   // connections owned by this worker
@@ -18,9 +20,11 @@ type Plan struct {
 	RoomPrefix string `json:"room_prefix"`
 	// Pairs makes connection 2k and 2k+1 private-message partners.
 	Pairs bool `json:"pairs"`
-	// SenderEvery makes every connection whose global index is a multiple of
-	// it a sender (0: none).
-	SenderEvery int `json:"sender_every"`
+	// SenderEvery makes every connection whose position in its room is a
+	// multiple of it a sender (0: none), in every room or, with
+	// SenderRoomEvery, in rooms whose number is a multiple of that.
+	SenderEvery     int `json:"sender_every"`
+	SenderRoomEvery int `json:"sender_room_every"`
 	// Rate is this worker's connect rate per second (0: all at once) and
 	// Inflight its cap on handshakes in progress (0: none).
 	Rate     float64 `json:"rate"`
@@ -32,6 +36,27 @@ type Plan struct {
 	// CheckMembers requires every client to learn of its whole room
 	// (user_list entries plus later logins) before it counts as complete.
 	CheckMembers bool `json:"check_members"`
+}
+
+// isSender tells whether global connection g sends in measurements.
+func (p *Plan) isSender(g int) bool {
+	size := max(p.RoomSize, 1)
+	room := g / size
+	if p.SenderEvery <= 0 || (g-room*size)%p.SenderEvery != 0 {
+		return false
+	}
+	return p.SenderRoomEvery <= 0 || room%p.SenderRoomEvery == 0
+}
+
+// senders counts the senders among this plan's connections.
+func (p *Plan) senders() int {
+	n := 0
+	for g := p.First; g < p.First+p.Count; g++ {
+		if p.isSender(g) {
+			n++
+		}
+	}
+	return n
 }
 
 // Command is one instruction of the coordinator, one JSON line on stdin.

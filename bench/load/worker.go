@@ -144,7 +144,7 @@ func (w *worker) initConns() {
 				c.peer = -1
 			}
 		}
-		if p.SenderEvery > 0 && g%p.SenderEvery == 0 {
+		if p.isSender(g) {
 			w.measure.senders = append(w.measure.senders, int32(i))
 		}
 	}

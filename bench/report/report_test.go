@@ -41,7 +41,7 @@ func TestMarkdownTargets(t *testing.T) {
 		"| broadcast-100/closed | deliveries/s | 3M | 500k | **6.00× better** |",
 		"6.00× (3M vs 500k/s), p99 5.00 vs 50.00 ms | ✅ yes |",
 		"0.88 KiB",
-		"FAILED: connect-15000 on baseline** — boom",
+		"baseline failed connect-15000** — boom",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q", want)
@@ -54,6 +54,57 @@ func TestNum(t *testing.T) {
 	for v, want := range tests {
 		if got := num(v); got != want {
 			t.Errorf("num(%v) = %q; want %q", v, got, want)
+		}
+	}
+}
+
+func TestMarkdownBaselineCouldNotComplete(t *testing.T) {
+	res := []load.Result{
+		{Scenario: "broadcast", Label: "broadcast-10000/closed", Server: "chatd", OK: true, DeliveriesPerSec: 9e5, Latency: load.Summary{P99: 2000}},
+		{Scenario: "broadcast", Label: "broadcast-10000/open", Server: "chatd", OK: true, Latency: load.Summary{P99: 200}},
+		{Scenario: "broadcast", Label: "broadcast-10000", Server: "baseline", Incomplete: true, Problems: []string{"load: timed out: connect after 2m0s"}},
+	}
+	md := Markdown(Run{Results: res})
+	for _, want := range []string{
+		"All chatd scenarios passed",
+		"baseline could not complete broadcast-10000** — load: timed out: connect after 2m0s",
+		"| broadcast-10000/closed | deliveries/s | 900k | could not complete | — |",
+		"not measured: baseline could not complete",
+		"⚪ could not complete",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"🔴", "| broadcast-10000 | deliveries/s"} {
+		if strings.Contains(md, bad) {
+			t.Errorf("Markdown has %q", bad)
+		}
+	}
+}
+
+func TestMarkdown100k(t *testing.T) {
+	nodes := func(rss int64) []load.NodeStat {
+		return []load.NodeStat{{Index: 1, Node: 1, NATS: true, RSS: 10 * rss, Conns: 2}, {Index: 2, Node: 2, RSS: rss, Conns: 2}}
+	}
+	res := []load.Result{
+		{Scenario: "connect", Label: "connect-4", Server: "chatd", OK: true, Conns: 4, Established: 4,
+			Params: map[string]any{"room_size": 2.0}, RSSBefore: 11 << 20, RSSFull: 22 << 20,
+			Nodes: nodes(1 << 20), NodesFull: nodes(2 << 20)},
+		{Scenario: "broadcast", Label: "connect-4/broadcast", Server: "chatd", OK: true, Sent: 10, Delivered: 20, Expected: 20,
+			Params: map[string]any{"room_size": 2.0}, Latency: load.Summary{P50: 1, P99: 5, Max: 9}},
+	}
+	md := Markdown100k(Run{Results: res})
+	for _, want := range []string{
+		"**2816.00 KiB per connection**",             // 11 MiB over 4
+		"10.0 → 20.0 MiB for 2 connections",          // node 1
+		"| 2 | 2 | 1.0 MiB | 2.0 MiB | 512.00 KiB |", // node 2
+		"10 / 20 / 20 / **0**",
+		"p99 **5.00ms**",
+		"| result | ✅ yes |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown100k lacks %q\n%s", want, md)
 		}
 	}
 }

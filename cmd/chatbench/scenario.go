@@ -71,9 +71,14 @@ func scenarioMain(name string, args []string) error {
 	fs.DurationVar(&spec.Duration, "duration", defaults.Duration, "length of each measurement window")
 	fs.IntVar(&spec.Workers, "workers", 0, "worker processes (0: one per 15k clients, at least 2)")
 	fs.IntVar(&spec.Sources, "sources", 0, "client source addresses 127.0.0.2... (0: automatic)")
+	fs.IntVar(&spec.Procs, "procs", 1, "server processes per target: rooms spread over them, each whole on one")
+	fs.IntVar(&spec.Procs, "nodes", 1, "chatd: run this many processes as one cluster (node 1 runs NATS); members of every room spread over the nodes")
+	fs.IntVar(&spec.SenderRooms, "sender-rooms", 0, "connect: after the hold, broadcast in this many rooms (-senders each, -open-rate in all, -duration)")
+	fs.BoolVar(&spec.HeapProfiles, "heap-profiles", false, "connect: save each chatd process's heap profile at full load in the -out directory")
 	fs.BoolVar(&spec.EscapeRoomID, "escape-room-id", false, `send room ids with "-" escaped as \u002d (workaround, see bench/README.md)`)
 	out := fs.String("out", "", "directory for the JSON results (optional)")
 	fs.Parse(args)
+	fs.Visit(func(f *flag.Flag) { spec.Cluster = spec.Cluster || f.Name == "nodes" })
 	if name == "broadcast" {
 		spec.RoomSize = spec.Conns
 	}
