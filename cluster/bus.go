@@ -33,9 +33,10 @@ type op struct {
 // are owned by the bus goroutine.
 type stream struct {
 	// Immutable after Open.
-	n          *Node
-	rc         room.Receiver
-	subj, hold string
+	n             *Node
+	rc            room.Receiver
+	subj, ordered string // publish on subj; read ordered (republished by the stream)
+	hold          string
 
 	// Owned by the bus goroutine.
 	sub, hsub *nats.Subscription
@@ -151,7 +152,8 @@ func (n *Node) subscribe(st *stream) {
 	var sub *nats.Subscription
 	var err error
 	if n.sequenced(epoch) {
-		sub, err = n.js.Subscribe(st.subj, handler, nats.OrderedConsumer(), nats.DeliverNew(), nats.BindStream(n.stream))
+		// The stream's republished copy: its order, no consumer (sequence.go).
+		sub, err = n.nc.Subscribe(st.ordered, handler)
 	} else {
 		sub, err = n.nc.Subscribe(st.subj, handler)
 	}

@@ -8,8 +8,10 @@
 //	chatd.r.<room>    a room's stream: joins, says, leaves, markers,
 //	                  evictions, reconciles. Captured by the JetStream
 //	                  memory stream CHATD_ROOMS, whose sequence is the
-//	                  room's order (sequence.go); read through an ordered
-//	                  consumer only by nodes with members in the room.
+//	                  room's order (sequence.go).
+//	chatd.o.<room>    the same events republished by the stream in its
+//	                  order; subscribed only by nodes with members in the
+//	                  room (chatd.r.<room> itself without JetStream).
 //	chatd.h.<room>    snapshot requests, a queue group of the nodes that
 //	                  hold the room's list (no responders: empty room).
 //	chatd.n.<node>    a node's inbox (private messages); answers come

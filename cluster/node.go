@@ -259,6 +259,9 @@ func roomEnc(id string) string { return base64.RawURLEncoding.EncodeToString([]b
 func (n *Node) roomSubject(id string) string { return n.cfg.Prefix + ".r." + roomEnc(id) }
 func (n *Node) holdSubject(id string) string { return n.cfg.Prefix + ".h." + roomEnc(id) }
 
+// orderedSubject is where the rooms' stream republishes the room's events.
+func (n *Node) orderedSubject(id string) string { return n.cfg.Prefix + ".o." + roomEnc(id) }
+
 // onInbox handles a message to this node: an id probe (empty, answered)
 // or a private message.
 func (n *Node) onInbox(m *nats.Msg) {
@@ -302,7 +305,7 @@ func (n *Node) Reply(to string, data []byte) {
 
 // Open implements room.Bus.
 func (n *Node) Open(roomID string, rc room.Receiver) room.Stream {
-	st := &stream{n: n, rc: rc, subj: n.roomSubject(roomID), hold: n.holdSubject(roomID)}
+	st := &stream{n: n, rc: rc, subj: n.roomSubject(roomID), ordered: n.orderedSubject(roomID), hold: n.holdSubject(roomID)}
 	return st // subscribed by its first Sync
 }
 
