@@ -184,6 +184,10 @@ func machine() report.Machine {
 	}
 	if b, err := exec.Command("git", "log", "-1", "--format=%h %s").Output(); err == nil {
 		m.Commit = strings.TrimSpace(string(b))
+		// Say so when the binaries may hold changes no commit has.
+		if exec.Command("git", "diff", "--quiet", "HEAD", "--", ".", ":!bench/results").Run() != nil {
+			m.Commit += " (+ uncommitted changes)"
+		}
 	}
 	return m
 }
