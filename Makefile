@@ -65,7 +65,7 @@ bench: bench-build
 ## bench-100k: 100,000 logged-in clients on a cluster of 7 chatd nodes
 ## over NATS (one process holds < 20,000 sockets here), rooms spread over
 ## the nodes, then broadcast latency in 5 rooms under that load; writes
-## bench/results/<date>/100k.md and 100k.json (about 4 minutes).
+## bench/results/<date>/100k.md and 100k.json (about 2½ minutes).
 bench-100k: bench-build
 	$(BENCH_BIN)/chatbench suite -size 100k -out $(BENCH_OUT) -chatd $(BENCH_BIN)/chatd $(BENCH_FLAGS)
 
