@@ -20,7 +20,8 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	[ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null || true
+	local npid
+	npid=$(cat "$tmp/nginx.pid" 2>/dev/null) && kill "$npid" 2>/dev/null || true
 	sleep 0.2
 	rm -rf "$tmp"
 }
