@@ -214,6 +214,7 @@ test('markup in names and content shows as text and runs nothing', async (t) => 
     assert.deepEqual(state, { pwned: undefined, markup: 0 });
   }
   assert.equal((await message(viewer.page, evil)).from, evilName);
+  await viewer.page.screenshot({ path: path.join(shotDir, 'chat-markup.png') });
   assertClean(eve, viewer);
 });
 
@@ -315,5 +316,7 @@ test('narrow screen layout', async (t) => {
   await waitUntil(a.page, () => document.getElementById('sidebar').getBoundingClientRect().left >= 0, null, 'the sidebar to slide in');
   await a.page.screenshot({ path: path.join(shotDir, 'chat-narrow.png') });
   console.log(`# screenshot: ${path.join(shotDir, 'chat-narrow.png')}`);
+  await a.page.locator('#messages').click({ position: { x: 370, y: 300 } });
+  await waitUntil(a.page, () => document.getElementById('sidebar').getBoundingClientRect().right <= 0, null, 'the sidebar to close');
   assertClean(a);
 });

@@ -19,6 +19,8 @@
   var backoffCap = 30000;
   // A connection that lived this long resets the backoff.
   var stableAfter = 10000;
+  // A handshake that has not completed by then is abandoned and retried.
+  var connectTimeout = 10000;
   var maxMessages = 1000;
 
   var errorText = {
@@ -44,6 +46,7 @@
     retryTimer: 0,
     countdownTimer: 0,
     retryAt: 0,
+    openTimer: 0,
     joinedOnce: false,
     users: new Map(),  // uid -> name, in join order: the current room
     names: new Map(),  // uid -> name: everyone seen this session
@@ -316,14 +319,25 @@
     }
     state.ws = ws;
     state.openedAt = 0;
+    state.openTimer = setTimeout(function () { abandon(ws); }, connectTimeout);
     ws.onopen = function () {
       if (ws !== state.ws) return;
+      clearTimeout(state.openTimer);
       state.openedAt = Date.now();
       sendLogin();
     };
     ws.onmessage = function (ev) { if (ws === state.ws) handle(parseFrame(ev.data)); };
     ws.onclose = function (ev) { if (ws === state.ws) disconnected(ev); };
     ws.onerror = function () { /* a close event follows */ };
+  }
+
+  // abandon gives up on a handshake that hangs. Browsers do not always fire
+  // close for a socket that never opened (a blocked one, for instance), so the
+  // page does not wait for it.
+  function abandon(ws) {
+    if (ws !== state.ws || ws.readyState === WebSocket.OPEN) return;
+    try { ws.close(); } catch (e) { /* already closing */ }
+    disconnected({ code: 0 });
   }
 
   function send(obj) {
@@ -343,6 +357,7 @@
   function disconnected(ev) {
     var lived = state.openedAt ? Date.now() - state.openedAt : 0;
     var wasOnline = state.uid !== null;
+    clearTimeout(state.openTimer);
     state.ws = null;
     state.uid = null;
     state.awaitingList = false;
@@ -464,6 +479,7 @@
     var ws = state.ws;
     state.ws = null;
     state.awaitingList = false;
+    clearTimeout(state.openTimer);
     if (ws) ws.close(1000);
     clearRetry();
     setStatus('offline');
@@ -575,6 +591,12 @@
     el.usersToggle.setAttribute('aria-expanded', open ? 'true' : 'false');
   }
 
+  function closeUsers() {
+    if (!el.app.classList.contains('show-users')) return;
+    el.app.classList.remove('show-users');
+    el.usersToggle.setAttribute('aria-expanded', 'false');
+  }
+
   function init() {
     var params = new URLSearchParams(location.search);
     setRoom((params.get('room_id') || '').trim());
@@ -588,6 +610,7 @@
     el.users.addEventListener('keydown', onUserKey);
     el.targetClear.addEventListener('click', function () { setTarget('all'); el.input.focus(); });
     el.usersToggle.addEventListener('click', toggleUsers);
+    el.composer.parentNode.addEventListener('click', closeUsers); // a tap beside the drawer closes it
     el.roomSwitch.addEventListener('click', openRoomForm);
     el.roomCancel.addEventListener('click', closeRoomForm);
     el.roomForm.addEventListener('submit', switchRoom);
