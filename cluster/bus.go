@@ -18,7 +18,6 @@ const (
 	opHold                     // st joins the room's holders
 	opUnhold                   // st leaves the room's holders
 	opSync                     // st asks a holder for a snapshot
-	opLost                     // sub (st's stream subscription) dropped events
 )
 
 // op is one entry of the bus queue.
@@ -27,7 +26,6 @@ type op struct {
 	subj, reply string
 	data        []byte
 	st          *stream
-	sub         *nats.Subscription
 	token       uint64
 }
 
@@ -125,32 +123,19 @@ func (n *Node) do(o *op) {
 		}
 	case opClose:
 		o.st.closed = true
-		n.unsubscribe(&o.st.sub)
-		n.unsubscribe(&o.st.hsub)
+		unsubscribe(&o.st.sub)
+		unsubscribe(&o.st.hsub)
 	case opHold:
 		if o.st.hsub == nil && !o.st.closed {
-			o.st.hsub, _ = n.chanSubscribe(o.st.hold, "holders", o.st, true)
+			o.st.hsub, _ = n.nc.QueueSubscribe(o.st.hold, "holders", o.st.onRequest)
 		}
 	case opUnhold:
-		n.unsubscribe(&o.st.hsub)
+		unsubscribe(&o.st.hsub)
 	case opSync:
 		if !o.st.closed {
 			n.subscribe(o.st)
 			go n.sync(o.st, o.token)
 		}
-	case opLost:
-		// Only the current subscription's loss counts: after a newer one
-		// was taken, the room synced (or is syncing) from that point on.
-		if o.st.closed || o.st.sub != o.sub {
-			return
-		}
-		// Drop the subscription: the resync takes a fresh one, so that a
-		// later loss is reported again (NATS reports one per run of drops).
-		n.unsubscribe(&o.st.sub)
-		n.lost.Add(1)
-		n.log.Warn("cluster: room events dropped by a full dispatch channel; resynchronising the room",
-			"subject", o.sub.Subject, "rooms_lost", n.lost.Load())
-		o.st.rc.Lost()
 	}
 }
 
@@ -162,126 +147,30 @@ func (n *Node) subscribe(st *stream) {
 	if st.sub != nil && st.epoch == epoch {
 		return
 	}
-	n.unsubscribe(&st.sub)
-	subj := st.subj
+	unsubscribe(&st.sub)
+	handler := func(m *nats.Msg) { st.rc.Event(m.Data) }
+	var sub *nats.Subscription
+	var err error
 	if n.sequenced(epoch) {
 		// The stream's republished copy: its order, no consumer (sequence.go).
-		subj = st.ordered
+		sub, err = n.nc.Subscribe(st.ordered, handler)
+	} else {
+		sub, err = n.nc.Subscribe(st.subj, handler)
 	}
-	sub, err := n.chanSubscribe(subj, "", st, false)
 	if err != nil {
-		n.log.Warn("cluster: subscribe", "subject", subj, "err", err)
+		n.log.Warn("cluster: subscribe", "subject", st.subj, "err", err)
 		return // the sync fails and is retried
 	}
+	// A dropped message would make this node's list differ from the
+	// others': let the pending queue grow instead.
+	_ = sub.SetPendingLimits(-1, -1)
 	st.sub, st.epoch = sub, epoch
 }
 
-// route is where the dispatcher hands a subscription's messages.
-type route struct {
-	st   *stream
-	hold bool // the holders' queue group (snapshot requests), else the room's events
-}
-
-// chanSubscribe subscribes to subj (in queue group queue unless empty)
-// into the node's dispatch channel and routes the subscription to st.
-// The route is in place before the dispatcher can see a message of the
-// subscription: routes is locked across the SUB.
-func (n *Node) chanSubscribe(subj, queue string, st *stream, hold bool) (*nats.Subscription, error) {
-	n.rmu.Lock()
-	defer n.rmu.Unlock()
-	var sub *nats.Subscription
-	var err error
-	if queue == "" {
-		sub, err = n.nc.ChanSubscribe(subj, n.msgs)
-	} else {
-		sub, err = n.nc.ChanQueueSubscribe(subj, queue, n.msgs)
-	}
-	if err == nil {
-		n.routes[sub] = route{st: st, hold: hold}
-	}
-	return sub, err
-}
-
-// unsubscribe unsubscribes *s and forgets its route: messages of it still
-// in the dispatch channel are dropped, as NATS drops an async
-// subscription's pending messages on Unsubscribe.
-func (n *Node) unsubscribe(s **nats.Subscription) {
-	if *s == nil {
-		return
-	}
-	n.rmu.Lock()
-	delete(n.routes, *s)
-	n.rmu.Unlock()
-	_ = (*s).Unsubscribe()
-	*s = nil
-}
-
-// dispatchChan is the capacity of a node's dispatch channel, in messages
-// (8 bytes a slot: 1 MiB). Every room subscription of the node delivers
-// into it, so it must absorb whatever arrives while the dispatcher is
-// held up: a burst after a reconnection (every room's marker and
-// snapshot traffic at once) or a few milliseconds of contention on a
-// room's mutex. The dispatcher only hands events to the shards' inboxes
-// (a few microseconds each), so 131,072 messages is a second or more of
-// the node's peak event rate. A message that finds it full is dropped
-// by NATS and its room resynchronises (onAsyncError). A variable for the
-// tests.
-var dispatchChan = 1 << 17
-
-// dispatchHook, if set, runs on the dispatcher of the nodes dialled
-// after it is set, before each message. For the tests (to stall a
-// dispatcher).
-var dispatchHook func()
-
-// runDispatch hands every room message to its stream, one at a time in
-// arrival order: NATS reads the connection on one goroutine and pushes
-// into one channel, so a room's events keep the order the server sent
-// them in. It never blocks on anything but a room's mutex: the handlers
-// only post to the shards' inboxes.
-func (n *Node) runDispatch() {
-	for {
-		select {
-		case <-n.quit:
-			return
-		case m := <-n.msgs:
-			if n.hook != nil {
-				n.hook()
-			}
-			n.rmu.RLock()
-			r, ok := n.routes[m.Sub]
-			n.rmu.RUnlock()
-			switch {
-			case !ok: // unsubscribed since
-			case r.hold:
-				r.st.onRequest(m)
-			default:
-				r.st.rc.Event(m.Data)
-			}
-		}
-	}
-}
-
-// onAsyncError is the NATS connection's error handler. A slow consumer
-// there is the dispatch channel overflowing: NATS dropped a message of
-// sub (and reports once per run of drops). A dropped room event would
-// leave this node's list different from the others', so the room
-// resynchronises (opLost). A dropped snapshot request only delays the
-// requester, which times out and asks again.
-func (n *Node) onAsyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
-	if !errors.Is(err, nats.ErrSlowConsumer) || sub == nil {
-		n.log.Warn("cluster: nats", "err", err)
-		return
-	}
-	n.rmu.RLock()
-	r, ok := n.routes[sub]
-	n.rmu.RUnlock()
-	switch {
-	case !ok:
-		n.log.Warn("cluster: nats slow consumer", "subject", sub.Subject)
-	case r.hold:
-		n.lostRequests.Add(1)
-	default:
-		n.enqueue(op{kind: opLost, st: r.st, sub: sub})
+func unsubscribe(s **nats.Subscription) {
+	if *s != nil {
+		_ = (*s).Unsubscribe()
+		*s = nil
 	}
 }
 

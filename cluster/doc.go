@@ -25,13 +25,9 @@
 // append to the bus queue (a mutex and a slice) and one bus goroutine
 // issues every publish, subscribe and unsubscribe in queue order, so a
 // room's SUB reaches the server before its first PUB and a node's events
-// leave in the order the rooms sequenced them. The room subscriptions
-// (two per room) are channel subscriptions into one dispatch channel,
-// drained by one dispatcher goroutine that calls the hub, which hands
-// frames to the loops through the shards' inboxes: the goroutines do not
-// grow with the rooms. Events that a full channel dropped make their
-// room resynchronise (Receiver.Lost). The inbox and heartbeat
-// subscriptions are async (three goroutines). A control goroutine
+// leave in the order the rooms sequenced them. NATS delivers each
+// subscription on its own goroutine; those call the hub, which hands
+// frames to the loops through the shards' inboxes. A control goroutine
 // sends heartbeats, expires silent nodes and turns connection changes
 // into Hub.BusDown / Hub.BusUp.
 package cluster

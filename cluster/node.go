@@ -77,7 +77,7 @@ type Node struct {
 	id   uint64
 	hub  *room.Hub
 	quit chan struct{}
-	done chan struct{} // closed when the bus, dispatch and control goroutines exit
+	done chan struct{} // closed when the bus and control goroutines exit
 	kick chan struct{} // connection state changed
 
 	// Guarded by qmu: the bus queue.
@@ -93,21 +93,12 @@ type Node struct {
 	jsEpoch  uint64
 	jsActive bool
 
-	// The dispatch channel: every room subscription delivers into msgs,
-	// and one goroutine hands each message to routes[m.Sub] (bus.go).
-	msgs   chan *nats.Msg
-	hook   func() // dispatchHook when dialled
-	rmu    sync.RWMutex
-	routes map[*nats.Subscription]route
-
 	// Guarded by lmu: last heartbeat time of every known node.
 	lmu  sync.Mutex
 	seen map[uint64]time.Time
 
 	// Safe for concurrent use.
-	drops        atomic.Uint64 // NATS connection losses
-	lost         atomic.Uint64 // rooms resynchronised after the dispatch channel dropped their events
-	lostRequests atomic.Uint64 // runs of snapshot requests dropped by the dispatch channel
+	drops atomic.Uint64 // NATS connection losses
 }
 
 // Dial connects to NATS (retrying in the background if it is down) and
@@ -118,8 +109,6 @@ func Dial(cfg Config) (*Node, error) {
 		cfg: cfg, log: cfg.Logger, id: cfg.Node,
 		quit: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1),
 		wake: make(chan struct{}, 1), seen: make(map[uint64]time.Time),
-		msgs: make(chan *nats.Msg, dispatchChan), routes: make(map[*nats.Subscription]route),
-		hook: dispatchHook,
 	}
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name(cfg.Name),
@@ -133,7 +122,6 @@ func Dial(cfg Config) (*Node, error) {
 		nats.DisconnectErrHandler(func(*nats.Conn, error) { n.drops.Add(1); n.poke() }),
 		nats.ReconnectHandler(func(*nats.Conn) { n.poke() }),
 		nats.ConnectHandler(func(*nats.Conn) { n.poke() }),
-		nats.ErrorHandler(n.onAsyncError),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("nats connect %s: %w", cfg.URL, err)
@@ -203,9 +191,8 @@ func (n *Node) Start(hub *room.Hub) error {
 		return fmt.Errorf("subscribe heartbeats: %w", err)
 	}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(2)
 	go func() { defer wg.Done(); n.runBus() }()
-	go func() { defer wg.Done(); n.runDispatch() }()
 	go func() { defer wg.Done(); n.runControl() }()
 	go func() { wg.Wait(); close(n.done) }()
 	n.poke()
@@ -220,10 +207,6 @@ func (n *Node) Healthy() bool {
 
 // Drops returns how many times the NATS connection was lost.
 func (n *Node) Drops() uint64 { return n.drops.Load() }
-
-// LostRooms returns how many times a room resynchronised because the
-// node's dispatch channel was full and NATS dropped its events.
-func (n *Node) LostRooms() uint64 { return n.lost.Load() }
 
 // Close sends what is queued (bounded by timeout), then closes the
 // connection and stops the node's goroutines.

@@ -28,9 +28,7 @@ import (
 // (bench/results/2026-11-21/100k.md). A republished event reaches a node
 // that has fallen behind either in order or not at all: the server closes
 // a slow consumer's connection, and the node resynchronises its rooms when
-// it reconnects, as after any loss of NATS; and an event that finds the
-// node's dispatch channel full is dropped and its room resynchronises
-// (bus.go, onAsyncError).
+// it reconnects, as after any loss of NATS.
 //
 // Without JetStream on the server the node falls back to plain
 // subscriptions on the room subjects and per-sender order, and says so in

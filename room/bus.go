@@ -25,8 +25,8 @@ func FirstUID(node uint64) uint64 { return node<<NodeShift | 1 }
 // publish is queued and sent by the bus's own goroutine, in call order.
 type Bus interface {
 	// Open subscribes to roomID's stream. Events, snapshot requests and
-	// snapshots are handed to rc on the bus's goroutines (events in
-	// stream order), and must not block: rc only posts to the shards.
+	// snapshots are handed to rc on the bus's goroutines, one at a time
+	// per room.
 	Open(roomID string, rc Receiver) Stream
 	// Publish queues ev for roomID's subject without subscribing to it.
 	Publish(roomID string, ev []byte)
@@ -67,10 +67,6 @@ type Receiver interface {
 	// or a failed attempt (any other error, reported after a back-off;
 	// the room then asks again with a new token).
 	Synced(token uint64, snap []byte, err error)
-	// Lost reports that the bus dropped some of the room's events (its
-	// delivery fell behind): the room's list may be wrong, so the room
-	// resynchronises. The bus resubscribes on the Sync that follows.
-	Lost()
 }
 
 // ErrNoHolder reports that no node holds a room's state: it is empty.

@@ -9,7 +9,7 @@ import (
 )
 
 // Applying a room's stream. Every function here is called with Room.mu
-// held, by the bus's dispatcher (live phase), by the loop that
+// held, by the room's stream goroutine (live phase), by the loop that
 // emitted the event (local phase), or by a sync completion.
 
 // apply applies one event of r's stream.

@@ -87,20 +87,6 @@ func (l *link) Synced(token uint64, snap []byte, err error) {
 	}
 }
 
-// Lost implements Receiver: some of the room's events never arrived, so
-// the list may differ from the other nodes'. The room resynchronises as
-// after an outage, but without going local (the bus is up): it buffers
-// the stream and queues its own events until a holder's snapshot is in,
-// and local members get logins and logouts for what the snapshot changes.
-func (l *link) Lost() {
-	r := l.r
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.dead && r.cl.phase != phaseLocal {
-		l.h.startSync(r)
-	}
-}
-
 // trySynced completes the sync once both the snapshot and its marker are
 // in.
 func (h *Hub) trySynced(r *Room) {
@@ -144,18 +130,6 @@ func (h *Hub) synced(r *Room, users []codec.User, nodes []uint64, replay [][]byt
 		h.apply(r, ev)
 	}
 	c.inbuf, c.snap, c.marker = nil, nil, -1
-	// A resync from live (Receiver.Lost) may find joins of ours that were
-	// published before the marker, and so are in the snapshot, still
-	// pending: complete them now, as if their event were applied.
-	for i := 0; i < len(c.pending); {
-		p := c.pending[i]
-		j := r.indexOf(p.m.uid)
-		if j < 0 || c.nodes[j] != h.cl.node {
-			i++
-			continue
-		}
-		h.applyJoin(r, h.cl.node, p.m.uid, p.name, codec.AppendLogin(nil, p.m.uid, p.name, h.cfg.Now()))
-	}
 	if !h.ownEntriesRight(r) {
 		c.stream.Publish(h.reconcileEvent(r, ownEntries(old, oldNodes, h.cl.node)))
 	}
