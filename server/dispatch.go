@@ -47,7 +47,7 @@ func (c *conn) login(in *codec.Inbound) {
 		c.reply(codec.CodeBadJSON, "room_id is too long")
 		return
 	}
-	escaped := string(codec.AppendEscaped(nil, name, false))
+	escaped := codec.EscapeString(name, false) // kept by the hub: its own copy, one allocation
 	// in.RoomID may alias the frame buffer (codec.DecodeInbound): the hub
 	// keeps it as a map key, so it is copied.
 	c.l.srv.hub.Login(c.m, escaped, strings.Clone(in.RoomID))

@@ -246,8 +246,10 @@ func (s *Server) stopChat() {
 	}
 }
 
-// shutdown closes every connection with 1001 on its own loop, waits for
-// that (bounded), then stops the engine and the web server.
+// shutdown drains (paced 1001 closes, bounded by DrainTimeout), then, on
+// each loop, closes whatever the drain left (connections still lingering
+// for the peer's close, or not reached before the deadline), waits for
+// that (bounded), and stops the engine, the web and admin servers.
 func (s *Server) shutdown() {
 	s.drain()
 	var wg sync.WaitGroup
