@@ -42,15 +42,17 @@ type ClusterConfig struct {
 // Enabled reports whether the node joins a cluster.
 func (c *ClusterConfig) Enabled() bool { return c.NATSURL != "" || c.NATSListen != "" }
 
+// normalize fills in the defaults even on a single node, so that the
+// configuration in effect (chatd -print-config) shows what would apply.
 func (c *ClusterConfig) normalize() error {
-	if !c.Enabled() {
-		return nil
-	}
 	setDefault(&c.SubjectPrefix, "chatd")
 	setDefault(&c.Heartbeat, time.Second)
 	setDefault(&c.NodeTTL, 5*time.Second)
 	setDefault(&c.SyncTimeout, 2*time.Second)
 	setDefault(&c.ReconnectWait, 250*time.Millisecond)
+	if !c.Enabled() {
+		return nil
+	}
 	if c.NATSListen != "" {
 		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 			return fmt.Errorf("%w: nats listen %q: %v", ErrConfig, c.NATSListen, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,11 +9,9 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/knadh/koanf/parsers/toml/v2"
 	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
@@ -22,8 +21,9 @@ import (
 // envPrefix starts every environment variable chatd reads.
 const envPrefix = "CHATD_"
 
-// errUsage reports a configuration that cannot be loaded.
-var errUsage = errors.New("chatd: bad configuration")
+// errUsage reports a configuration that cannot be loaded. run prints it
+// after "chatd: ", so it carries no prefix of its own.
+var errUsage = errors.New("bad configuration")
 
 // fileConfig is everything a config file, the environment or the flags
 // can set: the server's Config and the command's logging.
@@ -40,86 +40,143 @@ type fileConfig struct {
 	GCPercent int `koanf:"gc_percent"`
 }
 
+// normalize fills in the defaults of c's zero fields, the server's
+// included, and validates c: afterwards c is the configuration in effect.
+func (c *fileConfig) normalize() error {
+	setDefault(&c.LogLevel, "info")
+	setDefault(&c.LogFormat, "auto")
+	if c.GCPercent == 0 {
+		c.GCPercent = 50
+	}
+	return c.Server.Normalize()
+}
+
+// flagError is a command line the flag package refused.
+type flagError struct{ err error }
+
+func (e flagError) Error() string { return e.err.Error() }
+func (e flagError) Unwrap() error { return e.err }
+
 // loadConfig fills the configuration from, in increasing precedence: the
 // defaults (zero values, see server.Config), the config file (-config or
 // CHATD_CONFIG), CHATD_* environment variables, and the flags given.
+// Values are decoded strictly (setValue) and an error names the file and
+// key, the variable or the flag, with the value refused.
 func loadConfig(fs *flag.FlagSet, args, environ []string) (fileConfig, options, error) {
 	var c fileConfig
 	var o options
 	defineFlags(fs, &c, &o)
 	if err := fs.Parse(args); err != nil {
-		return c, o, err
+		return c, o, flagError{err}
+	}
+	if fs.NArg() > 0 {
+		return c, o, flagError{fmt.Errorf("unexpected argument %q (chatd takes only flags)", fs.Arg(0))}
 	}
 	set := map[string]string{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
 	c = fileConfig{} // the flags' values are re-applied last
-	ko, err := loadSources(o.configFile, environ, keysOf(&c))
-	if err != nil {
+	fields := fieldsOf(&c)
+	path := o.configFile
+	if path == "" {
+		path = lookupEnv(environ, envPrefix+"CONFIG")
+	}
+	if err := loadFile(path, fields); err != nil {
 		return c, o, err
 	}
-	if err := ko.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
-		return c, o, fmt.Errorf("%w: %v", errUsage, err)
+	if err := loadEnv(environ, fields); err != nil {
+		return c, o, err
 	}
-	for name, v := range set {
-		if err := fs.Set(name, v); err != nil {
-			return c, o, fmt.Errorf("%w: -%s: %v", errUsage, name, err)
+	for _, name := range sortedKeys(set) {
+		if err := fs.Set(name, set[name]); err != nil {
+			return c, o, flagError{fmt.Errorf("invalid value %q for flag -%s: %v", set[name], name, err)}
 		}
 	}
 	return c, o, nil
 }
 
-// loadSources reads the config file and the environment into one koanf,
-// refusing keys that name no setting (a typo must not pass silently).
-func loadSources(path string, environ []string, keys map[string]reflect.Kind) (*koanf.Koanf, error) {
-	ko := koanf.New(".")
+// loadFile stores the settings of the config file at path (none if
+// empty) into fields, refusing keys that name no setting (a typo must not
+// pass silently).
+func loadFile(path string, fields map[string]reflect.Value) error {
 	if path == "" {
-		path = lookupEnv(environ, envPrefix+"CONFIG")
+		return nil
 	}
-	if path != "" {
-		p, err := parserFor(path)
-		if err != nil {
-			return nil, err
-		}
-		if err := ko.Load(file.Provider(path), p); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", errUsage, path, err)
-		}
-		if err := checkKeys(ko.Keys(), keys, path); err != nil {
-			return nil, err
-		}
-	}
-	var unknown []string
-	envKeys := map[string]string{}
-	for k := range keys {
-		envKeys[strings.ReplaceAll(k, ".", "_")] = k
-	}
-	err := ko.Load(env.Provider(".", env.Opt{
-		Prefix:      envPrefix,
-		EnvironFunc: func() []string { return environ },
-		TransformFunc: func(name, v string) (string, any) {
-			flat := strings.ToLower(strings.TrimPrefix(name, envPrefix))
-			k, ok := envKeys[flat]
-			switch {
-			case flat == "config":
-				return "", nil
-			case !ok:
-				unknown = append(unknown, name)
-				return "", nil
-			case keys[k] == reflect.Slice:
-				var l stringList
-				_ = l.Set(v)
-				return k, []string(l)
-			}
-			return k, v
-		},
-	}), nil)
+	p, err := parserFor(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: environment: %v", errUsage, err)
+		return err
+	}
+	ko := koanf.New(".")
+	if err := ko.Load(file.Provider(path), p); err != nil {
+		return fmt.Errorf("%w: %s: %v", errUsage, path, err)
+	}
+	values := ko.All()
+	var unknown []string
+	for _, k := range sortedKeys(values) {
+		if _, ok := fields[k]; !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("%w: %s: unknown keys %s", errUsage, path, strings.Join(unknown, ", "))
+	}
+	for _, k := range sortedKeys(values) {
+		if err := setValue(fields[k], values[k]); err != nil {
+			return fmt.Errorf("%w: %s: %s: %s: %v", errUsage, path, k, quoteRaw(values[k]), err)
+		}
+	}
+	return nil
+}
+
+// loadEnv stores the CHATD_* variables of environ into fields: key
+// cluster.nats_url is CHATD_CLUSTER_NATS_URL.
+func loadEnv(environ []string, fields map[string]reflect.Value) error {
+	byVar := map[string]string{}
+	for k := range fields {
+		byVar[envName(k)] = k
+	}
+	vars := map[string]string{}
+	var unknown []string
+	for _, kv := range environ {
+		name, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, envPrefix) || name == envPrefix+"CONFIG" {
+			continue
+		}
+		if _, ok := byVar[name]; !ok {
+			unknown = append(unknown, name)
+		}
+		vars[name] = v
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, fmt.Errorf("%w: unknown environment variables %s", errUsage, strings.Join(unknown, ", "))
+		return fmt.Errorf("%w: unknown environment variables %s", errUsage, strings.Join(unknown, ", "))
 	}
-	return ko, nil
+	for _, name := range sortedKeys(vars) {
+		if err := setValue(fields[byVar[name]], vars[name]); err != nil {
+			return fmt.Errorf("%w: %s=%q: %v", errUsage, name, vars[name], err)
+		}
+	}
+	return nil
+}
+
+// envName is the environment variable of a key.
+func envName(key string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+func quoteRaw(raw any) string {
+	if s, ok := raw.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprint(raw)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func lookupEnv(environ []string, name string) string {
@@ -141,31 +198,25 @@ func parserFor(path string) (koanf.Parser, error) {
 	return nil, fmt.Errorf("%w: %s: config file must end in .yaml, .yml or .toml", errUsage, path)
 }
 
-func checkKeys(got []string, keys map[string]reflect.Kind, source string) error {
-	var unknown []string
-	for _, k := range got {
-		if _, ok := keys[k]; !ok {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return fmt.Errorf("%w: %s: unknown keys %s", errUsage, source, strings.Join(unknown, ", "))
-	}
-	return nil
+// fieldsOf returns every setting of c by key, walking nested structs
+// (such as cluster) generically through their koanf tags: a field added
+// to server.Config is loaded, checked and printed with no code here.
+func fieldsOf(c *fileConfig) map[string]reflect.Value {
+	fields := map[string]reflect.Value{}
+	walkConfig(reflect.ValueOf(c).Elem(), "", func(k string, v reflect.Value) { fields[k] = v })
+	return fields
 }
 
-// keysOf returns every settable key of c with its kind, walking nested
-// structs (such as cluster) generically through their koanf tags.
-func keysOf(c *fileConfig) map[string]reflect.Kind {
-	keys := map[string]reflect.Kind{}
-	walkConfig(reflect.ValueOf(c).Elem(), "", func(k string, v reflect.Value) { keys[k] = v.Kind() })
-	return keys
-}
-
-// walkConfig calls leaf for every settable field of the struct v, named
-// as koanf names it: the koanf tag, else the lower-cased field name.
+// walkConfig calls leaf, in declaration order, for every setting of the
+// struct v, named as koanf names it: the koanf tag, else the lower-cased
+// field name. begin and end, if not nil, bracket each nested struct.
 func walkConfig(v reflect.Value, prefix string, leaf func(key string, v reflect.Value)) {
+	walkNested(v, prefix, leaf, nil, nil)
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+func walkNested(v reflect.Value, prefix string, leaf func(string, reflect.Value), begin func(string), end func()) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -174,46 +225,33 @@ func walkConfig(v reflect.Value, prefix string, leaf func(key string, v reflect.
 		case !f.IsExported() || name == "-":
 			continue
 		case opt == "squash":
-			walkConfig(v.Field(i), prefix, leaf)
+			walkNested(v.Field(i), prefix, leaf, begin, end)
 			continue
 		case name == "":
 			name = strings.ToLower(f.Name)
 		}
 		switch f.Type.Kind() {
 		case reflect.Struct:
-			walkConfig(v.Field(i), prefix+name+".", leaf)
-		case reflect.Func, reflect.Chan, reflect.Pointer, reflect.Interface, reflect.UnsafePointer:
+			if reflect.PointerTo(f.Type).Implements(textUnmarshaler) {
+				leaf(prefix+name, v.Field(i)) // a value written as one string
+				continue
+			}
+			if begin != nil {
+				begin(name)
+			}
+			walkNested(v.Field(i), prefix+name+".", leaf, begin, end)
+			if end != nil {
+				end()
+			}
+		case reflect.Func, reflect.Chan, reflect.Pointer, reflect.Interface, reflect.UnsafePointer, reflect.Map:
 		default:
 			leaf(prefix+name, v.Field(i))
 		}
 	}
 }
 
-// configMap returns c as nested maps keyed as in a config file, durations
-// as strings and secrets redacted: what -print-config shows.
-func configMap(c *fileConfig) map[string]any {
-	out := map[string]any{}
-	walkConfig(reflect.ValueOf(c).Elem(), "", func(k string, v reflect.Value) {
-		val := v.Interface()
-		if d, ok := val.(time.Duration); ok {
-			val = d.String()
-		}
-		if strings.Contains(k, "secret") || strings.Contains(k, "password") {
-			if v.Kind() == reflect.String && v.Len() > 0 {
-				val = "<redacted>"
-			}
-		}
-		m := out
-		parts := strings.Split(k, ".")
-		for _, p := range parts[:len(parts)-1] {
-			sub, _ := m[p].(map[string]any)
-			if sub == nil {
-				sub = map[string]any{}
-				m[p] = sub
-			}
-			m = sub
-		}
-		m[parts[len(parts)-1]] = val
-	})
-	return out
+func setDefault(v *string, def string) {
+	if *v == "" {
+		*v = def
+	}
 }

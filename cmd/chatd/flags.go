@@ -2,7 +2,10 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"io"
 	"strings"
+	"time"
 
 	"chatd/server"
 )
@@ -34,6 +37,59 @@ func defineFlags(fs *flag.FlagSet, c *fileConfig, o *options) {
 	for _, h := range flagHooks {
 		h(fs, &c.Server)
 	}
+	fs.VisitAll(strictDuration)
+}
+
+// strictDuration makes a duration flag refuse a value without a unit
+// ("-drain-timeout 20") with the error the file and the environment give,
+// where the flag package would say only "parse error".
+func strictDuration(f *flag.Flag) {
+	if g, ok := f.Value.(flag.Getter); ok {
+		if _, ok := g.Get().(time.Duration); ok {
+			f.Value = &durationFlag{f.Value}
+		}
+	}
+}
+
+// durationFlag is a duration flag.Value with setValue's rules.
+type durationFlag struct{ flag.Value }
+
+func (d *durationFlag) Set(s string) error {
+	v, err := toDuration(s)
+	if err != nil {
+		return err
+	}
+	return d.Value.Set(v.String())
+}
+
+func (d *durationFlag) String() string {
+	if d.Value == nil {
+		return "0s" // the zero flag.PrintDefaults compares with
+	}
+	return d.Value.String()
+}
+
+// usageLine is the first line of chatd -h.
+const usageLine = "chatd, an event-loop WebSocket chat server; " +
+	"settings: defaults < config file < CHATD_* environment < flags."
+
+// printUsage writes chatd -h: what chatd is, then every flag.
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintln(w, usageLine)
+	fmt.Fprintln(w, "\nUsage: chatd [flags]   (every setting: docs/operations.md; environment: CHATD_<KEY>)\n\nFlags:")
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		switch f.Value.(type) {
+		case *durationFlag:
+			typ = "duration"
+		case *stringList:
+			typ = "list"
+		}
+		if typ != "" {
+			typ = " " + typ
+		}
+		fmt.Fprintf(w, "  -%s%s\n    \t%s\n", f.Name, typ, strings.ReplaceAll(usage, "\n", "\n    \t"))
+	})
 }
 
 func chatFlags(fs *flag.FlagSet, cfg *server.Config) {

@@ -16,8 +16,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/knadh/koanf/parsers/yaml"
-
 	"chatd/server"
 )
 
@@ -29,49 +27,47 @@ func main() {
 // status (2 for a bad configuration).
 func run(args, environ []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // run reports a bad flag once, with a hint
+	fs.Usage = func() {}
 	c, o, err := loadConfig(fs, args, environ)
-	if errors.Is(err, flag.ErrHelp) {
+	var ferr flagError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout, fs)
 		return 0
+	case errors.As(err, &ferr):
+		fmt.Fprintf(stderr, "chatd: %v\nRun 'chatd -h' for the list of flags.\n", err)
+		return 2
 	}
 	if err == nil {
 		c.Server.Logger, err = newLogger(&c, stderr)
 	}
 	if err == nil {
-		err = c.Server.Normalize()
+		err = c.normalize()
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "chatd:", err)
 		return 2
 	}
-	setDefault(&c.LogLevel, "info")
-	setDefault(&c.LogFormat, "auto")
 	switch {
 	case o.checkConfig:
 		fmt.Fprintln(stdout, "chatd: configuration is valid")
 		return 0
 	case o.printConfig:
-		b, _ := yaml.Parser().Marshal(configMap(&c))
-		_, _ = stdout.Write(b)
+		if err := printConfig(stdout, &c); err != nil {
+			fmt.Fprintln(stderr, "chatd:", err)
+			return 1
+		}
 		return 0
 	}
 	setGC(c.GCPercent)
 	return serve(c.Server)
 }
 
-// setGC applies fileConfig.GCPercent to the process.
+// setGC applies fileConfig.GCPercent (normalized: never zero).
 func setGC(percent int) {
-	switch {
-	case percent == 0:
-		debug.SetGCPercent(50)
-	case percent > 0:
+	if percent > 0 {
 		debug.SetGCPercent(percent)
-	}
-}
-
-func setDefault(v *string, def string) {
-	if *v == "" {
-		*v = def
 	}
 }
 
