@@ -32,7 +32,7 @@ type ops struct {
 	// Safe for concurrent use.
 	originRefused  atomic.Int64
 	authRefused    atomic.Int64
-	forwardRefused atomic.Int64 // per-address refusals at the handshake (proxied clients)
+	forwardRefused atomic.Int64 // limit refusals at the handshake (clients of trusted proxies)
 	drained        atomic.Int64 // connections closed with 1001 by a drain
 }
 
@@ -46,7 +46,7 @@ func (s *Server) initOps() {
 
 // admitRequest applies the handshake-time policies to a complete upgrade
 // request: origin allow-list (403), token (401), and the per-address limit
-// of clients behind a trusted proxy (429).
+// and accept rate of clients behind a trusted proxy (429, 503).
 func (c *conn) admitRequest(req *codec.Request) error {
 	s := c.l.srv
 	if !s.originAllowed(req.Origin) {
@@ -167,6 +167,7 @@ func (s *Server) logPolicy() {
 		s.log.Info("origin allow-list", "patterns", c.AllowedOrigins)
 	}
 	s.log.Info("limits", "max_conns", c.MaxConns, "max_conns_per_ip", c.MaxConnsPerIP,
+		"max_handshakes_per_ip", c.MaxHandshakesPerIP, "trusted_proxies", c.TrustedProxies,
 		"accept_rate", c.AcceptRate, "message_rate", c.MessageRate, "auth", c.JWTSecret != "",
 		"admin", c.AdminListen)
 }

@@ -61,14 +61,27 @@ type Config struct {
 	// is the peer's, or the last X-Forwarded-For address when the peer is
 	// a trusted proxy (then it is checked at the handshake).
 	MaxConnsPerIP int `koanf:"max_conns_per_ip"`
-	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed and
-	// which are not themselves limited per address. Empty means loopback
-	// (127.0.0.0/8, ::1: a proxy on the same host); ["none"] trusts none.
+	// MaxHandshakesPerIP limits the connections of one client address
+	// that have not completed their upgrade (slow, idle or refused
+	// handshakes, which cost the server work and a descriptor each).
+	// Zero means 64. Past it a new connection gets 429 ("too many
+	// handshakes in progress from your address"). Connections from a
+	// trusted proxy are not counted: their client is known only once the
+	// request is read.
+	MaxHandshakesPerIP int `koanf:"max_handshakes_per_ip"`
+	// TrustedProxies are the CIDRs of reverse proxies whose
+	// X-Forwarded-For is believed and which are not themselves limited per
+	// address. Empty (the zero value) trusts nobody: a forged
+	// X-Forwarded-For is ignored and every peer is limited by its own
+	// address. Name the proxy explicitly, e.g. ["127.0.0.1/32"] for nginx
+	// on the same host. ["none"] also trusts nobody.
 	TrustedProxies []string `koanf:"trusted_proxies"`
 	// AcceptRate is the sustained number of new connections per second
 	// the server accepts; past it (and past AcceptBurst) a connection
 	// gets 503 with Retry-After, so a reconnect storm is spread out and
-	// connected users keep being served. Zero means 2000.
+	// connected users keep being served. Only connections within their
+	// address's limits are charged, so one address refused with 429
+	// cannot spend it. Zero means 2000.
 	AcceptRate float64 `koanf:"accept_rate"`
 	// AcceptBurst is how many connections may arrive at once above
 	// AcceptRate. Zero means 1000.
@@ -172,6 +185,7 @@ func (c *Config) validate() error {
 func (c *Config) normalizeLimits() {
 	setDefault(&c.MaxConns, 1_000_000)
 	setDefault(&c.MaxConnsPerIP, 1000)
+	setDefault(&c.MaxHandshakesPerIP, 64)
 	setDefault(&c.AcceptRate, 2000)
 	setDefault(&c.AcceptBurst, 1000)
 	setDefault(&c.MessageRate, 50)
@@ -181,15 +195,13 @@ func (c *Config) normalizeLimits() {
 	setDefault(&c.DrainTimeout, 10*time.Second)
 	setDefault(&c.DrainBatch, 500)
 	setDefault(&c.DrainInterval, 50*time.Millisecond)
-	if len(c.TrustedProxies) == 0 {
-		c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
-	}
 }
 
 func (c *Config) validateLimits() error {
 	for name, v := range map[string]float64{
 		"max conns": float64(c.MaxConns), "max conns per ip": float64(c.MaxConnsPerIP),
-		"accept rate": c.AcceptRate, "accept burst": float64(c.AcceptBurst),
+		"max handshakes per ip": float64(c.MaxHandshakesPerIP),
+		"accept rate":           c.AcceptRate, "accept burst": float64(c.AcceptBurst),
 		"message rate": c.MessageRate, "message burst": float64(c.MessageBurst),
 		"max rate limited": float64(c.MaxRateLimited), "drain batch": float64(c.DrainBatch),
 		"drain timeout": float64(c.DrainTimeout), "drain interval": float64(c.DrainInterval),
@@ -223,7 +235,8 @@ func (c *Config) validateLimits() error {
 	return nil
 }
 
-// parseProxies parses the TrustedProxies CIDRs; ["none"] is no proxy.
+// parseProxies parses the TrustedProxies CIDRs; empty or ["none"] is no
+// proxy.
 func parseProxies(cidrs []string) ([]netip.Prefix, error) {
 	if len(cidrs) == 1 && cidrs[0] == "none" {
 		return nil, nil

@@ -35,6 +35,7 @@ type conn struct {
 	state  connState
 	echo   bool        // the /echo endpoint
 	shut   bool        // write side shut down after the close frame
+	pend   bool        // counted as a handshake in progress of ip (limits.go)
 	rate   bucket      // message token bucket (limits.go)
 	ip     netip.Addr  // client address counted by the per-address limit; zero if none
 	id     *identity   // what the client's token fixes; nil without auth
@@ -125,6 +126,7 @@ func (c *conn) handshake() bool {
 	_, _ = c.gc.Discard(n)
 	c.state = stOpen
 	c.since = s.now()
+	s.ops.limits.upgraded(c)
 	if !c.echo {
 		c.l.shard.InitMember(&c.member, c)
 		c.m = &c.member

@@ -53,7 +53,7 @@ func hStart(t *testing.T, mod func(*server.Config)) *hServer {
 	cfg := server.Config{
 		Listen: "127.0.0.1:0", WebListen: "off", AdminListen: "off", Loops: 2,
 		HandshakeTimeout: time.Second, CloseTimeout: time.Second,
-		TrustedProxies: []string{"none"}, MaxConnsPerIP: 5000,
+		TrustedProxies: []string{"none"}, MaxConnsPerIP: 5000, MaxHandshakesPerIP: 5000,
 		AcceptRate: 100000, AcceptBurst: 100000,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -757,7 +757,7 @@ func TestHostileConnLimits(t *testing.T) {
 		}
 	})
 	t.Run("per forwarded address 429", func(t *testing.T) {
-		hs := hStart(t, func(c *server.Config) { c.MaxConnsPerIP = 2; c.TrustedProxies = nil })
+		hs := hStart(t, func(c *server.Config) { c.MaxConnsPerIP = 2; c.TrustedProxies = []string{"127.0.0.1/32"} })
 		up := func(xff string) int {
 			rc := hRawDial(t, hs.addr)
 			rc.write(t, []byte(hUpgradeRequest+"X-Forwarded-For: "+xff+"\r\n\r\n"))

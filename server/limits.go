@@ -15,8 +15,9 @@ import (
 )
 
 // limiter is the server's admission control: total and per-address
-// connection counts and the accept-rate token bucket. It runs once per
-// connection (accept, handshake, close), never per message.
+// connection counts, per-address handshakes in progress and the
+// accept-rate token bucket. It runs a few times per connection (accept,
+// upgrade, close), never per message.
 type limiter struct {
 	// Immutable after newLimiter.
 	cfg     *Config
@@ -24,21 +25,30 @@ type limiter struct {
 
 	// Guarded by mu.
 	mu     sync.Mutex
-	perIP  map[netip.Addr]int32
+	perIP  map[netip.Addr]ipCount
 	tokens float64 // accept bucket
 	last   int64   // unix nanos of the last refill
 
-	// Safe for concurrent use.
-	refusedLimit atomic.Int64 // connections refused by a connection limit
-	rateLimited  atomic.Int64 // messages refused with rate_limited
-	rateClosed   atomic.Int64 // connections closed with 1008 for sustained flooding
-	lastWarn     atomic.Int64 // unix nanos of the last abuse warning
-	muted        atomic.Int64 // abuse warnings suppressed since the last one
+	// Safe for concurrent use. Refusals by reason (chatd_handshakes_refused_total).
+	refusedLimit   atomic.Int64 // MaxConns or the accept bucket (503)
+	refusedPerIP   atomic.Int64 // MaxConnsPerIP (429)
+	refusedPending atomic.Int64 // MaxHandshakesPerIP (429)
+	rateLimited    atomic.Int64 // messages refused with rate_limited
+	rateClosed     atomic.Int64 // connections closed with 1008 for sustained flooding
+	lastWarn       atomic.Int64 // unix nanos of the last abuse warning
+	muted          atomic.Int64 // abuse warnings suppressed since the last one
+}
+
+// ipCount is what one client address holds: its connections (every state)
+// and, among them, those still in their handshake.
+type ipCount struct {
+	conns   int32
+	pending int32
 }
 
 func newLimiter(cfg *Config) *limiter {
 	ps, _ := parseProxies(cfg.TrustedProxies) // validated by Normalize
-	return &limiter{cfg: cfg, proxies: ps, perIP: make(map[netip.Addr]int32),
+	return &limiter{cfg: cfg, proxies: ps, perIP: make(map[netip.Addr]ipCount),
 		tokens: float64(cfg.AcceptBurst), last: time.Now().UnixNano()}
 }
 
@@ -49,7 +59,9 @@ var (
 	respTooManyConns = httpRefusal(503, "too many connections")
 	respAcceptRate   = httpRefusal(503, "server busy: connection rate exceeded")
 	respPerIP        = httpRefusal(429, "too many connections from your address")
+	respPending      = httpRefusal(429, "too many handshakes in progress from your address")
 	errPerIP         = &codec.HTTPError{Status: 429, Reason: "too many connections from your address"}
+	errAcceptRate    = &codec.HTTPError{Status: 503, Reason: "server busy: connection rate exceeded"}
 )
 
 func httpRefusal(status int, reason string) []byte {
@@ -62,27 +74,41 @@ func httpRefusal(status int, reason string) []byte {
 // admit decides on a new connection before anything is read from it. It
 // returns nil to go on, or the response to send before closing. On
 // success c.ip is set when the peer's address was counted.
+//
+// The per-address limits come before the accept bucket: the bucket is
+// shared by every client, so a connection refused for its own address
+// must not spend it (a flooder would otherwise turn its 429s into 503s
+// for everyone). A trusted proxy's connection is charged at the
+// handshake, once its client's address is known (admitForwarded).
 func (lm *limiter) admit(c *conn, open int64) []byte {
 	if open > int64(lm.cfg.MaxConns) {
 		lm.refusedLimit.Add(1)
 		return respTooManyConns
 	}
 	peer := remoteAddr(c.gc)
+	if !peer.IsValid() || lm.trusted(peer) {
+		return nil
+	}
 	lm.mu.Lock()
 	defer lm.mu.Unlock()
-	// The real clock, not the server's coarse one: a burst smaller than a
-	// tick of AcceptRate would otherwise cap the rate.
-	if !lm.takeAccept(time.Now().UnixNano()) {
+	n := lm.perIP[peer]
+	switch {
+	case n.conns >= int32(lm.cfg.MaxConnsPerIP):
+		lm.refusedPerIP.Add(1)
+		return respPerIP
+	case n.pending >= int32(lm.cfg.MaxHandshakesPerIP):
+		lm.refusedPending.Add(1)
+		return respPending
+	case !lm.takeAccept(time.Now().UnixNano()):
+		// The real clock, not the server's coarse one: a burst smaller
+		// than a tick of AcceptRate would otherwise cap the rate.
 		lm.refusedLimit.Add(1)
 		return respAcceptRate
 	}
-	if peer.IsValid() && !lm.trusted(peer) {
-		if !lm.acquireLocked(peer) {
-			lm.refusedLimit.Add(1)
-			return respPerIP
-		}
-		c.ip = peer
-	}
+	n.conns++
+	n.pending++
+	lm.perIP[peer] = n
+	c.ip, c.pend = peer, true
 	return nil
 }
 
@@ -104,7 +130,8 @@ func (lm *limiter) takeAccept(now int64) bool {
 
 // admitForwarded counts a connection from a trusted proxy against its
 // client's address (the last X-Forwarded-For entry, which the proxy
-// appended; without one, the proxy's own address).
+// appended; without one, the proxy's own address), then charges the
+// accept bucket.
 func (lm *limiter) admitForwarded(c *conn, xff []byte) error {
 	if c.ip.IsValid() {
 		return nil // counted at accept: the peer is not a proxy
@@ -113,26 +140,36 @@ func (lm *limiter) admitForwarded(c *conn, xff []byte) error {
 	if !addr.IsValid() {
 		addr = remoteAddr(c.gc)
 	}
-	if !addr.IsValid() {
-		return nil
-	}
 	lm.mu.Lock()
-	ok := lm.acquireLocked(addr)
-	lm.mu.Unlock()
-	if !ok {
-		lm.refusedLimit.Add(1)
+	defer lm.mu.Unlock()
+	n := lm.perIP[addr]
+	if addr.IsValid() && n.conns >= int32(lm.cfg.MaxConnsPerIP) {
+		lm.refusedPerIP.Add(1)
 		return errPerIP
 	}
-	c.ip = addr
+	if !lm.takeAccept(time.Now().UnixNano()) {
+		lm.refusedLimit.Add(1)
+		return errAcceptRate
+	}
+	if addr.IsValid() {
+		n.conns++
+		lm.perIP[addr] = n
+		c.ip = addr
+	}
 	return nil
 }
 
-func (lm *limiter) acquireLocked(a netip.Addr) bool {
-	if lm.perIP[a] >= int32(lm.cfg.MaxConnsPerIP) {
-		return false
+// upgraded ends c's handshake: it no longer counts as pending.
+func (lm *limiter) upgraded(c *conn) {
+	if !c.pend {
+		return
 	}
-	lm.perIP[a]++
-	return true
+	lm.mu.Lock()
+	n := lm.perIP[c.ip]
+	n.pending--
+	lm.perIP[c.ip] = n
+	lm.mu.Unlock()
+	c.pend = false
 }
 
 // release uncounts c's address when it closes.
@@ -141,13 +178,18 @@ func (lm *limiter) release(c *conn) {
 		return
 	}
 	lm.mu.Lock()
-	if n := lm.perIP[c.ip] - 1; n > 0 {
+	n := lm.perIP[c.ip]
+	n.conns--
+	if c.pend {
+		n.pending--
+	}
+	if n.conns > 0 {
 		lm.perIP[c.ip] = n
 	} else {
 		delete(lm.perIP, c.ip)
 	}
 	lm.mu.Unlock()
-	c.ip = netip.Addr{}
+	c.ip, c.pend = netip.Addr{}, false
 }
 
 func (lm *limiter) trusted(a netip.Addr) bool {

@@ -148,6 +148,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descOpen, float64(st.Open.Load()))
 	counter(descUpgraded, st.Upgraded.Load())
 	counter(descRefused, lm.refusedLimit.Load(), "limit")
+	counter(descRefused, lm.refusedPerIP.Load(), "per_ip")
+	counter(descRefused, lm.refusedPending.Load(), "handshakes_per_ip")
 	counter(descRefused, s.ops.originRefused.Load(), "origin")
 	counter(descRefused, s.ops.authRefused.Load(), "auth")
 	counter(descRefused, max(0, st.Refused.Load()-s.ops.originRefused.Load()-s.ops.authRefused.Load()-s.ops.forwardRefused.Load()-st.HandshakeTimeouts.Load()), "bad_request")

@@ -31,12 +31,12 @@ type Target struct {
 }
 
 // ChatdLimits lift chatd's abuse limits (accept rate, per-address
-// connections, per-connection message rate) above anything the benchmark
+// connections and handshakes, per-connection message rate) above anything the benchmark
 // sends: they guard a public server against floods, the baseline has none,
 // and the benchmark measures throughput, not the limiter.
 var ChatdLimits = []string{
 	"-accept-rate", "1000000", "-accept-burst", "1000000",
-	"-max-conns-per-ip", "1000000",
+	"-max-conns-per-ip", "1000000", "-max-handshakes-per-ip", "1000000",
 	"-message-rate", "1000000", "-message-burst", "1000000",
 }
 

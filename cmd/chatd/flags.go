@@ -113,7 +113,8 @@ func chatFlags(fs *flag.FlagSet, cfg *server.Config) {
 func limitFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "most open connections, 503 past it (default 1000000)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "most connections per client address, 429 past it (default 1000)")
-	fs.Var((*stringList)(&cfg.TrustedProxies), "trusted-proxies", `comma-separated CIDRs whose X-Forwarded-For is believed, "none" for none (default loopback)`)
+	fs.IntVar(&cfg.MaxHandshakesPerIP, "max-handshakes-per-ip", 0, "most unfinished handshakes per client address, 429 past it (default 64)")
+	fs.Var((*stringList)(&cfg.TrustedProxies), "trusted-proxies", `comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed, e.g. 127.0.0.1/32 (default: none)`)
 	fs.Float64Var(&cfg.AcceptRate, "accept-rate", 0, "new connections accepted per second, 503 past it (default 2000)")
 	fs.IntVar(&cfg.AcceptBurst, "accept-burst", 0, "new connections accepted at once above accept-rate (default 1000)")
 	fs.Float64Var(&cfg.MessageRate, "message-rate", 0, "messages per second per connection, rate_limited past it (default 50)")

@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"net"
+	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -110,5 +112,39 @@ func TestChatThroughNginx(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no pong through nginx")
 	}
+	if os.Getenv("CHATD_WSS_MAX_PER_IP") == "2" {
+		checkForwarded(t, url, d)
+	}
 	t.Logf("chatted through nginx at %s", url)
+}
+
+// checkForwarded runs with alice and bob connected from 127.0.0.1 and
+// chatd started with -trusted-proxies 127.0.0.1/32 -max-conns-per-ip 2:
+// chatd counts each connection against the client nginx names in
+// X-Forwarded-For, not against nginx, and a header forged by the client
+// does not help (nginx appends the real address, the one chatd reads).
+func checkForwarded(t *testing.T, url string, d *websocket.Dialer) {
+	other := *d
+	other.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}}).DialContext
+	ws, resp, err := other.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("third client, from 127.0.0.3: %v (%s); want 101: chatd must count it as 127.0.0.3, not as nginx", err, status(resp))
+	}
+	ws.Close()
+	forged := http.Header{"X-Forwarded-For": {"203.0.113.9"}}
+	ws, resp, err = d.Dial(url, forged)
+	if err == nil {
+		ws.Close()
+		t.Fatal("third client from 127.0.0.1 with a forged X-Forwarded-For got in; want 429")
+	}
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third client from 127.0.0.1 with a forged X-Forwarded-For: %v (%s); want 429", err, status(resp))
+	}
+}
+
+func status(resp *http.Response) string {
+	if resp == nil {
+		return "no response"
+	}
+	return resp.Status
 }

@@ -36,7 +36,11 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
 	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1
 
 go build -o "$tmp/chatd" ./cmd/chatd
-"$tmp/chatd" -listen "127.0.0.1:$chat_port" -web-listen off -admin-listen off -log-format text -log-level warn &
+# nginx connects from 127.0.0.1: name it as the trusted proxy (chatd trusts
+# none by default), so that the per-address limit (2 here, see the test)
+# applies to the real client from X-Forwarded-For.
+"$tmp/chatd" -listen "127.0.0.1:$chat_port" -web-listen off -admin-listen off -log-format text -log-level warn \
+	-trusted-proxies 127.0.0.1/32 -max-conns-per-ip 2 &
 pids+=($!)
 
 sed -e "s#@TMP@#$tmp#g" -e "s#@UPSTREAM@#127.0.0.1:$chat_port#g" \
@@ -46,5 +50,5 @@ sed -e "s#@TMP@#$tmp#g" -e "s#@UPSTREAM@#127.0.0.1:$chat_port#g" \
 "$NGINX" -c "$tmp/nginx.conf" -p "$tmp" -g 'daemon off;' &
 pids+=($!)
 
-CHATD_WSS_URL="wss://127.0.0.1:$tls_port/" CHATD_WSS_CA="$tmp/cert.pem" \
+CHATD_WSS_URL="wss://127.0.0.1:$tls_port/" CHATD_WSS_CA="$tmp/cert.pem" CHATD_WSS_MAX_PER_IP=2 \
 	go test -count=1 -v -run TestChatThroughNginx ./e2e/nginx/
