@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"chatd/server"
 )
 
 // TestE2EOrderAcrossSenders has several members say things concurrently:
@@ -88,7 +90,9 @@ func TestE2EOrderAcrossSenders(t *testing.T) {
 func TestE2EUIDBurst(t *testing.T) {
 	t.Parallel()
 	const n = 200
-	ts := startServer(t)
+	// All from one address at once: lift its handshake cap (limits are
+	// tested in e2e_limits_test.go).
+	ts := startServer(t, func(c *server.Config) { c.MaxHandshakesPerIP = n })
 	type result struct {
 		c   *wsClient
 		uid int64
