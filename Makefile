@@ -4,23 +4,34 @@ export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test test-go test-fuzz test-browser test-nginx check fuzz bench bench-build bench-100k clean
+.PHONY: all build run test lint test-scripts test-go test-fuzz test-browser test-nginx check fuzz bench bench-build bench-100k clean
 
 all: build
 
+## build: the chatd binary (BIN, default ./chatd). Services run this
+## binary, never `go run` (see run).
+BIN ?= ./chatd
 build:
-	$(GO) build -o chatd ./cmd/chatd
+	$(GO) build -o $(BIN) ./cmd/chatd
 
-## run: the server with its embedded defaults (chat :7272, page :55151).
-run:
-	$(GO) run ./cmd/chatd
+## run: build, then exec the server with its embedded defaults (chat :7272,
+## page :55151); ARGS="-echo ..." adds flags. exec makes chatd make's own
+## child, so a SIGTERM to make reaches it (GNU make passes SIGTERM to its
+## children) and Ctrl-C reaches it directly. `go run` would not do this:
+## it dies on SIGTERM and leaves chatd running with its ports held.
+run: build
+	exec $(BIN) $(ARGS)
 
-## test: everything CI runs — Go tests with -race (unit, fuzz seed corpora,
-## e2e, hostile input, cluster, RFC 6455 conformance), each fuzz target
-## briefly, the real-browser test (installs Debian's chromium and
-## playwright-core) and chat through a real nginx terminating TLS (installs
-## nginx and openssl).
-test: test-go test-fuzz test-browser test-nginx
+## test: everything CI runs — the static checks (lint), Go tests with
+## -race (unit, fuzz seed corpora, e2e, hostile input, cluster, RFC 6455
+## conformance), each fuzz target briefly, the real-browser test (installs
+## Debian's chromium and playwright-core) and chat through a real nginx
+## terminating TLS (installs nginx and openssl).
+test: lint test-scripts test-go test-fuzz test-browser test-nginx
+
+## test-scripts: the shell helpers of the e2e scripts (e2e/apt.sh).
+test-scripts:
+	bash e2e/apt_test.sh
 
 test-go:
 	$(GO) mod download
@@ -37,12 +48,18 @@ test-browser:
 test-nginx:
 	bash e2e/nginx/run.sh
 
-## check: gofmt, go vet, staticcheck and the race tests.
-check:
+## lint: the static checks: gofmt, go vet, staticcheck, go.mod tidy, and
+## every apt-get in a script waiting for the dpkg lock (a concurrent apt run
+## must not fail the test command).
+lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) mod tidy -diff
+	@out=$$(git grep -nE '^[^#]*apt-get' -- '*.sh' | grep -v 'DPkg::Lock::Timeout='); if [ -n "$$out" ]; then echo "apt-get without -o DPkg::Lock::Timeout=...:"; echo "$$out"; exit 1; fi
+
+## check: the static checks and the race tests.
+check: lint test-go
 
 ## fuzz: each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s

@@ -13,19 +13,15 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 chromium=/usr/bin/chromium
 
+# shellcheck source=../apt.sh
+source "$here/../apt.sh"
+
 log() { printf 'e2e/browser: %s\n' "$*" >&2; }
 
 install_chromium() {
 	[ -x "$chromium" ] && return 0
-	local sudo=()
-	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-	export DEBIAN_FRONTEND=noninteractive
 	log "installing chromium"
-	# apt-get update only when the package lists cannot serve the install.
-	if ! "${sudo[@]}" apt-get install -y --no-install-recommends chromium >/dev/null; then
-		"${sudo[@]}" apt-get update >/dev/null
-		"${sudo[@]}" apt-get install -y --no-install-recommends chromium >/dev/null
-	fi
+	apt_install chromium
 	[ -x "$chromium" ] || { log "chromium did not install at $chromium"; exit 1; }
 }
 

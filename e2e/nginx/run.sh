@@ -10,9 +10,9 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "e2e/nginx: installing ${need[*]}"
-	SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-	$SUDO apt-get update -qq >/dev/null
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	# shellcheck source=../apt.sh
+	source e2e/apt.sh
+	apt_install "${need[@]}"
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
