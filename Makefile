@@ -56,7 +56,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	$(GO) mod tidy -diff
-	@out=$$(git grep -nE '^[^#]*apt-get' -- '*.sh' | grep -v 'DPkg::Lock::Timeout='); if [ -n "$$out" ]; then echo "apt-get without -o DPkg::Lock::Timeout=...:"; echo "$$out"; exit 1; fi
+	@out=$$(git grep -nE '^[^#]*apt-get' -- '*.sh' ':!e2e/apt_test.sh' | grep -v 'DPkg::Lock::Timeout='); if [ -n "$$out" ]; then echo "apt-get without -o DPkg::Lock::Timeout=...:"; echo "$$out"; exit 1; fi
 
 ## check: the static checks and the race tests.
 check: lint test-go
