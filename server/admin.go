@@ -2,12 +2,12 @@ package server
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,6 +34,10 @@ type ops struct {
 	authRefused    atomic.Int64
 	forwardRefused atomic.Int64 // limit refusals at the handshake (clients of trusted proxies)
 	drained        atomic.Int64 // connections closed with 1001 by a drain
+	shed           atomic.Int64 // chat connections answered 503 for lack of descriptors (accept.go)
+	acceptErrors   atomic.Int64 // other chat accept errors, retried
+	fdWarn         warnLimiter
+	acceptWarn     warnLimiter
 }
 
 // initOps sets up s.ops; called by New.
@@ -123,6 +127,10 @@ func (s *Server) AdminHandler() http.Handler {
 	return mux
 }
 
+// adminMaxConns caps the admin listener's open connections (scrapes,
+// probes, pprof); Config.FDReserve counts them.
+const adminMaxConns = 16
+
 // startAdmin starts the admin listener. Failing to bind is logged and not
 // fatal: the chat service matters more than its metrics, and several
 // processes sharing a port with ReusePort cannot all have the same one.
@@ -136,7 +144,10 @@ func (s *Server) startAdmin() {
 		s.log.Error("admin listener disabled", "addr", s.cfg.AdminListen, "err", err)
 		return
 	}
-	srv := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	ln = capListener(ln, adminMaxConns)
+	srv := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout: idleTimeout, WriteTimeout: adminWriteTimeout,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	s.ops.mu.Lock()
 	s.ops.admin, s.ops.adminLn = srv, ln
 	s.ops.mu.Unlock()
@@ -169,5 +180,9 @@ func (s *Server) logPolicy() {
 	s.log.Info("limits", "max_conns", c.MaxConns, "max_conns_per_ip", c.MaxConnsPerIP,
 		"max_handshakes_per_ip", c.MaxHandshakesPerIP, "trusted_proxies", c.TrustedProxies,
 		"accept_rate", c.AcceptRate, "message_rate", c.MessageRate, "auth", c.JWTSecret != "",
-		"admin", c.AdminListen)
+		"admin", c.AdminListen, "open_file_limit", openFileLimit())
+	if budget := c.FDBudget(openFileLimit()); c.MaxConns > budget {
+		s.log.Warn("max_conns exceeds what the open-file limit leaves for connections: past about that many, new chat connections are shed with 503 (raise LimitNOFILE)",
+			"max_conns", c.MaxConns, "budget", budget)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"runtime"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Config is the whole configuration of a Server. The zero value of each
@@ -53,9 +55,26 @@ type Config struct {
 	// MaxRoomID limits the length of a room_id in bytes. Zero means 64.
 	MaxRoomID int `koanf:"max_room_id"`
 
-	// MaxConns limits the open connections of the server (handshaking and
-	// upgraded). Zero means 1,000,000. Past it a new connection gets 503.
+	// MaxConns limits the open connections of the server (handshaking,
+	// upgraded and closing). Zero means the open-file limit (RLIMIT_NOFILE,
+	// which Go raises to its hard limit at start) minus FDReserve and,
+	// when the page is on, WebMaxConns: connections are then refused with
+	// 503 before descriptors run out. Past it a new connection gets 503.
+	// Should descriptors run out anyway, new connections are shed with
+	// 503 and the server goes on (docs/operations.md).
 	MaxConns int `koanf:"max_conns"`
+	// FDReserve is how many file descriptors the default MaxConns leaves
+	// for everything but chat and page connections: listeners, event-loop
+	// pollers, the admin listener's 16 connections, connections being
+	// handed to a loop, NATS (raise it for an embedded NATS server with
+	// many nodes or streams), log files. Zero means 256, or a quarter of
+	// the open-file limit if that is smaller.
+	FDReserve int `koanf:"fd_reserve"`
+	// WebMaxConns limits the web page listener's open connections; past
+	// it a new connection waits in the listen backlog until one closes
+	// (an idle keep-alive connection closes after 30s). Zero means 1024,
+	// or an eighth of the open-file limit if that is smaller.
+	WebMaxConns int `koanf:"web_max_conns"`
 	// MaxConnsPerIP limits the connections of one client address. Zero
 	// means 1000. Past it a new connection gets 429. The client address
 	// is the peer's, or the last X-Forwarded-For address when the peer is
@@ -152,6 +171,9 @@ func (c *Config) Normalize() error {
 	setDefault(&c.PingInterval, 25*time.Second)
 	setDefault(&c.CloseTimeout, 2*time.Second)
 	c.normalizeLimits()
+	if err := c.normalizeConns(openFileLimit()); err != nil {
+		return err
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -183,7 +205,6 @@ func (c *Config) validate() error {
 }
 
 func (c *Config) normalizeLimits() {
-	setDefault(&c.MaxConns, 1_000_000)
 	setDefault(&c.MaxConnsPerIP, 1000)
 	setDefault(&c.MaxHandshakesPerIP, 64)
 	setDefault(&c.AcceptRate, 2000)
@@ -197,11 +218,47 @@ func (c *Config) normalizeLimits() {
 	setDefault(&c.DrainInterval, 50*time.Millisecond)
 }
 
+// normalizeConns derives the defaults of FDReserve, WebMaxConns and
+// MaxConns from the open-file limit nofile.
+func (c *Config) normalizeConns(nofile int) error {
+	setDefault(&c.FDReserve, min(256, nofile/4))
+	setDefault(&c.WebMaxConns, max(1, min(1024, nofile/8)))
+	if c.MaxConns != 0 {
+		return nil
+	}
+	if c.MaxConns = c.FDBudget(nofile); c.MaxConns < 1 {
+		return fmt.Errorf("%w: the open-file limit %d leaves no descriptor for connections after fd_reserve %d and web_max_conns %d (raise LimitNOFILE)",
+			ErrConfig, nofile, c.FDReserve, c.WebMaxConns)
+	}
+	return nil
+}
+
+// FDBudget returns how many connections fit in nofile descriptors after
+// FDReserve and, when the page is on, WebMaxConns.
+func (c *Config) FDBudget(nofile int) int {
+	n := nofile - c.FDReserve
+	if c.WebListen != "off" {
+		n -= c.WebMaxConns
+	}
+	return n
+}
+
+// openFileLimit returns the process's RLIMIT_NOFILE (soft; Go raised it
+// to the hard limit at start), bounded to 1<<24 when unlimited.
+func openFileLimit() int {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 1024
+	}
+	return int(min(rl.Cur, 1<<24))
+}
+
 func (c *Config) validateLimits() error {
 	for name, v := range map[string]float64{
 		"max conns": float64(c.MaxConns), "max conns per ip": float64(c.MaxConnsPerIP),
 		"max handshakes per ip": float64(c.MaxHandshakesPerIP),
-		"accept rate":           c.AcceptRate, "accept burst": float64(c.AcceptBurst),
+		"fd reserve":            float64(c.FDReserve), "web max conns": float64(c.WebMaxConns),
+		"accept rate": c.AcceptRate, "accept burst": float64(c.AcceptBurst),
 		"message rate": c.MessageRate, "message burst": float64(c.MessageBurst),
 		"max rate limited": float64(c.MaxRateLimited), "drain batch": float64(c.DrainBatch),
 		"drain timeout": float64(c.DrainTimeout), "drain interval": float64(c.DrainInterval),

@@ -23,6 +23,13 @@
 // when the peer closes or CloseTimeout passes; a slow consumer is closed
 // at once with 1008.
 //
+// Accepting: chatd accepts chat connections on its own listener (one
+// goroutine) and hands each to a loop with gnet's Engine.Register, because
+// gnet's acceptor ends the engine on EMFILE; out of descriptors it sheds
+// new connections with 503 through a spare descriptor (accept.go). The
+// web page and admin listeners are capped and time out idle clients
+// (caplisten.go).
+//
 // Operations (files by concern): admission limits and the per-connection
 // token bucket (limits.go), Origin and JWT checks at the handshake
 // (origin.go, auth.go), Prometheus metrics read at scrape time from

@@ -37,6 +37,7 @@ type limiter struct {
 	rateClosed     atomic.Int64 // connections closed with 1008 for sustained flooding
 	lastWarn       atomic.Int64 // unix nanos of the last abuse warning
 	muted          atomic.Int64 // abuse warnings suppressed since the last one
+	fullWarn       warnLimiter  // MaxConns reached
 }
 
 // ipCount is what one client address holds: its connections (every state)
@@ -83,6 +84,7 @@ func httpRefusal(status int, reason string) []byte {
 func (lm *limiter) admit(c *conn, open int64) []byte {
 	if open > int64(lm.cfg.MaxConns) {
 		lm.refusedLimit.Add(1)
+		lm.warnFull(open)
 		return respTooManyConns
 	}
 	peer := remoteAddr(c.gc)
@@ -110,6 +112,14 @@ func (lm *limiter) admit(c *conn, open int64) []byte {
 	lm.perIP[peer] = n
 	c.ip, c.pend = peer, true
 	return nil
+}
+
+// warnFull logs that MaxConns is reached, at most once a second.
+func (lm *limiter) warnFull(open int64) {
+	if ok, muted := lm.fullWarn.allow(time.Now().UnixNano()); ok {
+		lm.cfg.Logger.Warn("connection limit reached: refusing new connections with 503",
+			"max_conns", lm.cfg.MaxConns, "open", open-1, "suppressed", muted)
+	}
 }
 
 // takeAccept takes a token from the accept bucket. Guarded by mu.

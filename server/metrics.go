@@ -124,13 +124,15 @@ var (
 	descErrReplies  = desc("chatd_error_replies_total", "Error messages sent to clients.")
 	descQueueAge    = desc("chatd_loop_queue_age_seconds", "Age of the oldest room event waiting for each loop (0: idle).", "loop")
 	descDraining    = desc("chatd_draining", "1 while the server drains.")
+	descShed        = desc("chatd_connections_shed_total", "Chat connections answered 503 and closed at accept because the process was out of file descriptors (or one could not be handed to a loop).")
+	descAcceptErrs  = desc("chatd_accept_errors_total", "Other errors of the chat listener's accept (retried after a pause).")
 )
 
 // Describe implements prometheus.Collector.
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAccepted, descOpen, descUpgraded, descRefused,
 		descLogins, descRooms, descMsgIn, descMsgOut, descBytesIn, descBytesOut, descDisconnects,
-		descSlow, descRateLimited, descErrReplies, descQueueAge, descDraining} {
+		descSlow, descRateLimited, descErrReplies, descQueueAge, descDraining, descShed, descAcceptErrs} {
 		ch <- d
 	}
 }
@@ -176,6 +178,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSlow, st.SlowConsumers.Load())
 	counter(descRateLimited, lm.rateLimited.Load())
 	counter(descErrReplies, st.ErrorReplies.Load())
+	counter(descShed, s.ops.shed.Load())
+	counter(descAcceptErrs, s.ops.acceptErrors.Load())
 	draining := 0.0
 	if s.draining.Load() {
 		draining = 1

@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"chatd/internal/web"
 	"chatd/room"
@@ -32,9 +32,12 @@ type Server struct {
 	ready chan struct{} // closed when the chat listener accepts
 	done  chan struct{} // closed when Run returns
 
-	// Set once in OnBoot (before ready is closed), then read-only.
-	eng      gnet.Engine
-	chatPort int
+	// Set once by Run or OnBoot before ready is closed, then read-only.
+	eng            gnet.Engine
+	acc            *acceptor // the chat listener (accept.go)
+	chatPort       int
+	placeholderDir string // holds gnet's placeholder socket until OnBoot
+	readyOnce      sync.Once
 
 	// Guarded by mu.
 	mu    sync.Mutex
@@ -100,20 +103,28 @@ func (s *Server) WebAddr() string {
 }
 
 // Run serves until ctx is done, then closes every connection with 1001
-// and returns. It returns early with an error if a listener fails.
+// and returns. It returns early with an error if a listener fails or the
+// chat engine stops by itself (ErrEngineStopped).
 func (s *Server) Run(ctx context.Context) error {
 	defer close(s.done)
 	if err := s.startCluster(); err != nil {
 		return err
 	}
 	defer s.stopCluster()
-	errc := make(chan error, 2)
+	acc, err := s.listenChat()
+	if err != nil {
+		return fmt.Errorf("chat listener %s: %w", s.cfg.Listen, err)
+	}
+	s.acc, s.chatPort = acc, acc.port()
+	errc := make(chan error, 3)
 	go func() { errc <- s.runChat() }()
 	select {
 	case <-s.ready:
 	case err := <-errc:
-		return fmt.Errorf("chat listener %s: %w", s.cfg.Listen, err)
+		acc.close()
+		return fmt.Errorf("chat engine: %w", err)
 	}
+	acc.start(errc)
 	if err := s.startWeb(errc); err != nil {
 		s.stopChat()
 		<-errc
@@ -121,26 +132,52 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.startAdmin()
 	s.log.Info("chatd serving", "admin", s.AdminAddr(), "chat", s.ChatAddr(), "web", s.WebAddr(), "loops", s.cfg.Loops, "echo", s.cfg.Echo)
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+		if err == nil {
+			// gnet.Run returned nil although nobody stopped it: its loops
+			// ended (the cause is in gnet's log). Exiting non-zero lets a
+			// supervisor restart the process.
+			err = ErrEngineStopped
+		}
+		s.log.Error("stopping", "err", err)
 	}
 	s.shutdown()
 	return err
 }
 
+// runChat runs the gnet engine on a placeholder listener; the chat
+// listener's connections come from the acceptor (accept.go).
 func (s *Server) runChat() error {
-	return gnet.Run(s, "tcp://"+s.cfg.Listen,
+	dir, addr, err := placeholder()
+	if err != nil {
+		return err
+	}
+	s.placeholderDir = dir
+	defer os.RemoveAll(dir)
+	return gnet.Run(s, addr,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithEdgeTriggeredIO(true),
 		gnet.WithTicker(true),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReusePort(s.cfg.ReusePort),
 		gnet.WithLogger(gnetLogger{s.log}),
 	)
 }
+
+// Timeouts of the web page and admin listeners: a request's header must
+// arrive within readHeaderTimeout, an idle keep-alive connection is
+// closed after idleTimeout, and a response must be written within
+// webWriteTimeout (the page's assets are small) or adminWriteTimeout
+// (pprof's profile and trace run for up to their ?seconds=, 30s by
+// default).
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	idleTimeout       = 30 * time.Second
+	webWriteTimeout   = 30 * time.Second
+	adminWriteTimeout = 2 * time.Minute
+)
 
 func (s *Server) startWeb(errc chan<- error) error {
 	if s.cfg.WebListen == "off" {
@@ -150,7 +187,10 @@ func (s *Server) startWeb(errc chan<- error) error {
 	if err != nil {
 		return fmt.Errorf("web listener %s: %w", s.cfg.WebListen, err)
 	}
-	srv := &http.Server{Handler: web.Handler(s.chatPort), ReadHeaderTimeout: 5 * time.Second}
+	ln = capListener(ln, s.cfg.WebMaxConns)
+	srv := &http.Server{Handler: web.Handler(s.chatPort), ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout: readTimeout, IdleTimeout: idleTimeout, WriteTimeout: webWriteTimeout,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	s.mu.Lock()
 	s.web, s.webLn = srv, ln
 	s.mu.Unlock()
@@ -162,37 +202,21 @@ func (s *Server) startWeb(errc chan<- error) error {
 	return nil
 }
 
-// OnBoot records the engine and the real chat port.
+// OnBoot records the engine and removes the placeholder listener's path,
+// so that nothing can connect to it (accept.go).
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
-	s.chatPort = listenerPort(eng)
-	close(s.ready)
+	_ = os.RemoveAll(s.placeholderDir)
 	return gnet.None
 }
 
-func listenerPort(eng gnet.Engine) int {
-	fd, err := eng.Dup()
-	if err != nil {
-		return 0
-	}
-	defer unix.Close(fd)
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return 0
-	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return a.Port
-	case *unix.SockaddrInet6:
-		return a.Port
-	}
-	return 0
-}
-
 // OnTick runs on gnet's ticker goroutine, not on a loop: it only advances
-// the coarse clock and asks every loop to sweep its own connections.
+// the coarse clock and asks every loop to sweep its own connections. Its
+// first run (after gnet has started every loop) opens the server: the
+// acceptor may hand connections to loops from then on.
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	s.clock.Store(time.Now().UnixNano())
+	s.readyOnce.Do(func() { close(s.ready) })
 	for _, l := range s.loopList() {
 		_ = l.el.Execute(context.Background(), l.sweepTask)
 	}
@@ -239,6 +263,7 @@ func (s *Server) loopOf(el gnet.EventLoop) *loop {
 func (s *Server) stopChat() {
 	select {
 	case <-s.ready:
+		s.acc.close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.eng.Stop(ctx)

@@ -118,31 +118,26 @@ func fill(t *testing.T, addr string, max int) ([]*websocket.Conn, map[string]int
 func TestWebCannotExhaustDescriptors(t *testing.T) {
 	c := startChild(t, childNofile, append([]string{"-web-listen", "127.0.0.1:0"}, permissive...)...)
 	c.waitServing(30 * time.Second)
-	var held []net.Conn
+	var served, waiting []net.Conn
 	defer func() {
-		for _, h := range held {
+		for _, h := range append(served, waiting...) {
 			h.Close()
 		}
 	}()
-	served, waiting := 0, 0
-	for i := 0; i < childNofile+100; i++ {
+	for i := 0; i < childNofile+100 && len(waiting) < 4; i++ {
 		conn, err := net.DialTimeout("tcp", c.web, 5*time.Second)
 		if err != nil {
 			t.Fatalf("web connect %d: %v", i, err)
 		}
-		held = append(held, conn)
 		if keepAliveGET(conn, 2*time.Second) == nil {
-			served++
+			served = append(served, conn)
 		} else {
-			waiting++
-		}
-		if waiting >= 4 {
-			break // the cap is reached: the rest would wait as well
+			waiting = append(waiting, conn) // past the cap: the rest would wait as well
 		}
 	}
-	t.Logf("web: %d idle keep-alive connections served, %d waiting", served, waiting)
-	if waiting == 0 {
-		t.Errorf("all %d web connections were served: no cap", served)
+	t.Logf("web: %d idle keep-alive connections served, %d waiting", len(served), len(waiting))
+	if len(waiting) == 0 {
+		t.Errorf("all %d web connections were served: no cap", len(served))
 	}
 	c.alive()
 	a, err := login(t, c.chat, "alice")
@@ -154,11 +149,11 @@ func TestWebCannotExhaustDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	chats(t, a, b, "the page is busy, the chat is not")
-	for _, h := range held[:served] {
+	for _, h := range served {
 		h.Close()
 	}
 	// Waiting connections are served once slots free up.
-	if err := readResponse(held[served], 10*time.Second); err != nil {
+	if err := readResponse(waiting[len(waiting)-1], 10*time.Second); err != nil {
 		t.Errorf("a waiting web request after others closed: %v", err)
 	}
 	c.alive()

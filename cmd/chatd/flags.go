@@ -111,7 +111,9 @@ func chatFlags(fs *flag.FlagSet, cfg *server.Config) {
 }
 
 func limitFlags(fs *flag.FlagSet, cfg *server.Config) {
-	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "most open connections, 503 past it (default 1000000)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "most open connections, 503 past it (default: open-file limit - fd-reserve - web-max-conns)")
+	fs.IntVar(&cfg.FDReserve, "fd-reserve", 0, "file descriptors the default max-conns leaves for listeners, NATS, logs (default 256)")
+	fs.IntVar(&cfg.WebMaxConns, "web-max-conns", 0, "most open web page connections; more wait in the backlog (default 1024)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "most connections per client address, 429 past it (default 1000)")
 	fs.IntVar(&cfg.MaxHandshakesPerIP, "max-handshakes-per-ip", 0, "most unfinished handshakes per client address, 429 past it (default 64)")
 	fs.Var((*stringList)(&cfg.TrustedProxies), "trusted-proxies", `comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed, e.g. 127.0.0.1/32 (default: none)`)

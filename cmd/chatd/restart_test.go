@@ -112,4 +112,3 @@ func timeWait(addr string) int {
 	}
 	return strings.Count(string(out), "\n")
 }
-
