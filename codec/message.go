@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
@@ -52,9 +51,6 @@ var (
 	replyNoType      = &Reply{CodeUnknownType, "missing type"}
 	replyUnknownType = &Reply{CodeUnknownType, "unknown type"}
 	replyNoSuchUser  = &Reply{CodeNoSuchUser, "to_uid is neither \"all\" nor a uid"}
-	replyBadName     = &Reply{CodeBadName, "name must have 1 to 32 characters"}
-	replyBadContent  = &Reply{CodeBadContent, "content is empty"}
-	replyTooLong     = &Reply{CodeTooLong, "content is too long"}
 )
 
 // Inbound is a decoded client message.
@@ -267,27 +263,4 @@ func isInteger(raw []byte) bool {
 		}
 	}
 	return len(raw) > 0
-}
-
-// ValidName trims white space and checks 1..32 characters (runes); it
-// returns the trimmed name (which aliases raw) or a *Reply bad_name.
-func ValidName(raw string) (string, error) {
-	name := strings.TrimSpace(raw)
-	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameRunes {
-		return "", replyBadName
-	}
-	return name, nil
-}
-
-// ValidContent refuses content longer than maxBytes bytes before escaping
-// (too_long; checked first, as it is the cheaper test) and empty or
-// white-space-only content (bad_content). maxBytes <= 0 means no limit.
-func ValidContent(raw string, maxBytes int) error {
-	if maxBytes > 0 && len(raw) > maxBytes {
-		return replyTooLong
-	}
-	if strings.TrimSpace(raw) == "" {
-		return replyBadContent
-	}
-	return nil
 }
