@@ -10,8 +10,9 @@ import (
 	"chatd/codec"
 )
 
-// codeForbidden is the error code of a login into a room that the
-// connection's token does not list (an extension, like the other codes).
+// codeForbidden is the error code of what the connection's token does
+// not allow: a login into a room it does not list, a private message to a
+// user in none of them (an extension, like the other codes).
 const codeForbidden = "forbidden"
 
 var (
@@ -23,8 +24,10 @@ var (
 // identity is what a verified token fixes for a connection. Immutable
 // once the handshake has completed.
 type identity struct {
-	name  string   // raw user name; logins use it whatever they ask for
-	rooms []string // rooms the connection may join; nil means any
+	name string // raw user name; logins use it whatever they ask for
+	// rooms the connection may join, and whose members (at the time) it
+	// may send private messages to; nil means any room and anyone.
+	rooms []string
 }
 
 // tokenClaims are the claims chatd reads: "name" (else "sub") and an
@@ -103,4 +106,22 @@ func (c *conn) authorizeLogin(in *codec.Inbound) bool {
 		return false
 	}
 	return true
+}
+
+// authorizePrivate applies the connection's identity to a private message
+// to uid: with a rooms claim, uid must be in one of the rooms. A uid that
+// exists elsewhere and one that does not exist get the same refusal, so
+// that the claim also hides who is outside the token's rooms. It reports
+// whether the message may proceed.
+func (c *conn) authorizePrivate(uid uint64) bool {
+	if c.id == nil || c.id.rooms == nil {
+		return true
+	}
+	for _, r := range c.id.rooms {
+		if c.l.srv.hub.InRoom(r, uid) {
+			return true
+		}
+	}
+	c.reply(codeForbidden, "your token does not allow private messages to users outside its rooms")
+	return false
 }

@@ -126,8 +126,9 @@ type Config struct {
 	// JWTSecret turns authentication on: the upgrade request must carry
 	// an HMAC-signed JWT (HS256/384/512) in the "token" query parameter,
 	// whose "name" (or else "sub") claim fixes the user's name and whose
-	// optional "rooms" claim lists the rooms it may join; otherwise 401.
-	// Zero means authentication is off.
+	// optional "rooms" claim lists the rooms it may join and whose
+	// members it may send private messages to (forbidden otherwise);
+	// without a valid token, 401. Zero means authentication is off.
 	JWTSecret string `koanf:"jwt_secret"`
 
 	// AdminListen is the admin HTTP address (/metrics, /healthz, /readyz,

@@ -63,6 +63,9 @@ func (c *conn) say(in *codec.Inbound) {
 		c.replyErr(err)
 		return
 	}
+	if !in.ToAll && !c.authorizePrivate(in.ToUID) {
+		return
+	}
 	c.l.esc = codec.AppendEscaped(c.l.esc[:0], in.Content, true)
 	// The hub copies content into the message it encodes before it
 	// returns, so a string over the loop's scratch is enough.
