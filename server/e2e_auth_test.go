@@ -82,3 +82,35 @@ func TestAuthRoomsPrivate(t *testing.T) {
 		c.expectNothingPending()
 	}
 }
+
+// TestAuthRoomsPrivateCluster: in cluster mode the rooms claim admits a
+// private message to a member of the sender's room on another node and
+// refuses one to a remote user outside the token's rooms.
+func TestAuthRoomsPrivateCluster(t *testing.T) {
+	nats := startNATS(t, "127.0.0.1:0")
+	node := func() *testServer {
+		ts := startServer(t, clusterOpt(nats.URL()), func(c *server.Config) { c.JWTSecret = testSecret })
+		waitFor(t, 5*time.Second, "node healthy", ts.srv.ClusterHealthy)
+		return ts
+	}
+	n1, n2 := node(), node()
+	carol := dialToken(t, n1.addr, "carol", []any{"r1"})
+	uc := carol.login("carol", `"r1"`)
+	dave := dialToken(t, n2.addr, "dave", nil)
+	ud := dave.login("dave", `"r1"`, uc)
+	carol.expect(jLogin(ud))
+	erin := dialToken(t, n2.addr, "erin", nil)
+	ue := erin.login("erin", `"r3"`)
+
+	carol.send(sayMsg(jsonInt(ud.uid), "across nodes"))
+	want := jPrivate(uc.uid, ud.uid, "across nodes")
+	dave.expect(want)
+	carol.expect(want)
+	carol.send(sayMsg(jsonInt(ue.uid), "outside r1"))
+	carol.expectErrorReason("forbidden", "rooms")
+	// erin's token has no rooms claim: she may message carol.
+	erin.send(sayMsg(jsonInt(uc.uid), "hi carol"))
+	want = jPrivate(ue.uid, uc.uid, "hi carol")
+	carol.expect(want)
+	erin.expect(want) // the first private erin sees: carol's was not delivered
+}
