@@ -174,10 +174,14 @@ func appendJSONString(dst []byte, s string) []byte {
 // runes (measured 1.25x faster on Chinese text). Invalid text,
 // which a validated frame never holds, takes a slow path that allocates.
 func (q *quoter) append(dst []byte, s string) []byte {
+	return append(q.appendBody(append(dst, '"'), s), '"')
+}
+
+// appendBody is append without the quotes.
+func (q *quoter) appendBody(dst []byte, s string) []byte {
 	if !utf8.ValidString(s) {
 		s = string([]rune(s)) // each invalid byte becomes U+FFFD
 	}
-	dst = append(dst, '"')
 	last := 0
 	for i := q.skip(s, 0); i < len(s); i = q.skip(s, last) {
 		dst = append(dst, s[last:i]...)
@@ -187,7 +191,7 @@ func (q *quoter) append(dst []byte, s string) []byte {
 			dst, last = q.appendSpecial(dst, s, i)
 		}
 	}
-	return append(append(dst, s[last:]...), '"')
+	return append(dst, s[last:]...)
 }
 
 // skip returns the index of the first byte of s at or after i that is not

@@ -48,6 +48,7 @@ var (
 	replyBadJSON     = &Reply{CodeBadJSON, "message is not valid JSON or a field has the wrong type"}
 	replyRoomID      = &Reply{CodeBadJSON, "room_id must be a string or an integer"}
 	replyToUID       = &Reply{CodeBadJSON, "to_uid must be \"all\" or a uid"}
+	replyClientName  = &Reply{CodeBadJSON, "client_name must be a string"}
 	replyNoType      = &Reply{CodeUnknownType, "missing type"}
 	replyUnknownType = &Reply{CodeUnknownType, "unknown type"}
 	replyNoSuchUser  = &Reply{CodeNoSuchUser, "to_uid is neither \"all\" nor a uid"}
@@ -55,12 +56,13 @@ var (
 
 // Inbound is a decoded client message.
 type Inbound struct {
-	Type    string // "login", "say", "pong", or anything else
-	Name    string // login: raw (unescaped, untrimmed) name
-	RoomID  string // login: "" for the default room; numbers normalised to their decimal string (1 and "1" are the same room)
-	ToAll   bool   // say: to_uid == "all"
-	ToUID   uint64 // say: target uid when !ToAll (uid given as JSON number or decimal string)
-	Content string // say: raw content
+	Type    string  // "login", "say", "pong", or anything else
+	Dialect Dialect // login: DialectCurrent if it has "client_name", else Dialect2014
+	Name    string  // login: raw (unescaped, untrimmed) name or client_name
+	RoomID  string  // login: "" for the default room; numbers normalised to their decimal string (1 and "1" are the same room)
+	ToAll   bool    // say: to_uid (or to_client_id) == "all"
+	ToUID   uint64  // say: target uid when !ToAll (uid given as JSON number or decimal string)
+	Content string  // say: raw content
 }
 
 // decodeOptions is the one sonic configuration of the package, chosen for
@@ -88,11 +90,13 @@ const decodeOptions = decoder.OptionValidateString | decoder.OptionCaseSensitive
 // inboundJSON is the wire shape of a client message. room_id and to_uid
 // take several JSON types and are decoded by hand from their raw bytes.
 type inboundJSON struct {
-	Type    string                 `json:"type"`
-	Name    string                 `json:"name"`
-	RoomID  sonic.NoCopyRawMessage `json:"room_id"`
-	ToUID   sonic.NoCopyRawMessage `json:"to_uid"`
-	Content string                 `json:"content"`
+	Type       string                 `json:"type"`
+	Name       string                 `json:"name"`
+	ClientName sonic.NoCopyRawMessage `json:"client_name"` // raw: its presence picks the dialect
+	RoomID     sonic.NoCopyRawMessage `json:"room_id"`
+	ToUID      sonic.NoCopyRawMessage `json:"to_uid"`
+	ToClientID sonic.NoCopyRawMessage `json:"to_client_id"`
+	Content    string                 `json:"content"`
 }
 
 // decodeState is what one DecodeInbound call needs on the heap.
@@ -125,6 +129,10 @@ func Pretouch() error {
 // neither "all" nor a uid, e.g. "abc", -1, 1.5 or missing). Only the fields
 // of the message's type are interpreted. Names and content are not judged
 // here (see ValidName and ValidContent).
+//
+// Both dialects are read (docs/protocol.md): a login with "client_name"
+// (any JSON string, even empty) is DialectCurrent and its name is
+// client_name; a say without "to_uid" reads "to_client_id" the same way.
 func DecodeInbound(payload []byte, in *Inbound) error {
 	*in = Inbound{}
 	if !isObject(payload) {
@@ -139,8 +147,14 @@ func DecodeInbound(payload []byte, in *Inbound) error {
 	in.Type, in.Name, in.Content = v.Type, v.Name, v.Content
 	switch v.Type {
 	case "login":
+		if err := decodeClientName(v.ClientName, in); err != nil {
+			return err
+		}
 		return decodeRoomID(v.RoomID, in)
 	case "say":
+		if len(v.ToUID) == 0 {
+			return decodeToUID(v.ToClientID, in)
+		}
 		return decodeToUID(v.ToUID, in)
 	case "pong":
 		return nil
@@ -180,6 +194,20 @@ func isObject(b []byte) bool {
 // read while b is unchanged; see decodeOptions.
 func aliasString(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// decodeClientName sets in.Name and in.Dialect from the raw client_name
+// of a login: absent or null leaves the 2014 dialect and "name".
+func decodeClientName(raw []byte, in *Inbound) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	s, ok := unquote(raw)
+	if !ok {
+		return replyClientName
+	}
+	in.Name, in.Dialect = s, DialectCurrent
+	return nil
 }
 
 // decodeRoomID sets in.RoomID from the raw room_id: absent or null is the

@@ -3,19 +3,30 @@ package room
 import (
 	"fmt"
 	"testing"
+
+	"chatd/codec"
 )
 
 // BenchmarkBroadcast measures one room message: encode and frame once,
 // sequence to both loops, fan out to every member's queue and flush (the
 // connections are null writers, so this is chatd's own cost per message,
 // without syscalls).
-func BenchmarkBroadcast(b *testing.B) {
+func BenchmarkBroadcast(b *testing.B) { benchmarkBroadcast(b, func(int) codec.Dialect { return codec.Dialect2014 }) }
+
+// BenchmarkBroadcastMixed is BenchmarkBroadcast in a room whose members
+// alternate between the two dialects: two encodes per message.
+func BenchmarkBroadcastMixed(b *testing.B) {
+	benchmarkBroadcast(b, func(i int) codec.Dialect { return codec.Dialect(i / 2 % 2) })
+}
+
+func benchmarkBroadcast(b *testing.B, dialect func(i int) codec.Dialect) {
 	for _, members := range []int{10, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
 			h := syncHub(2, Config{MaxOutbound: 1 << 30})
 			var sender *Member
 			for i := 0; i < members; i++ {
 				m := h.Shard(i % 2).NewMember(nullConn{})
+				m.SetDialect(dialect(i))
 				h.Login(m, "member", "")
 				drainAll(h)
 				sender = m

@@ -3,6 +3,10 @@ package room
 import (
 	"encoding/binary"
 	"errors"
+	"time"
+	"unsafe"
+
+	"chatd/codec"
 )
 
 // NodeShift is where the node id sits in a cluster uid: uid = node<<37 |
@@ -74,15 +78,17 @@ var ErrNoHolder = errors.New("room: no node holds the room")
 
 // Event kinds of a room stream and of node inboxes. The first byte of
 // every bus message; the rest is uvarints and length-prefixed strings.
+// Chat events cross the bus dialect-neutral (an "event": the fields of a
+// codec.Event, see wire.event); each node frames them per dialect.
 const (
-	wireJoin      byte = iota + 1 // node, uid, name, login JSON
-	wireLeave                     // node, uid, logout JSON
-	wireSay                       // node, say JSON
+	wireJoin      byte = iota + 1 // node, event (login)
+	wireLeave                     // node, event (logout)
+	wireSay                       // node, event (say)
 	wireMarker                    // responder node, token, reply
 	wireEvict                     // sender node, gone node
 	wireReconcile                 // node, count, (uid, name)*
-	wirePrivate                   // from uid, to uid, say JSON
-	wireAck                       // from uid, ok (0/1), say JSON
+	wirePrivate                   // event (private: from UID to To)
+	wireAck                       // ok (0/1), event (the private message, ToName set by the target's node)
 )
 
 // wire appends the fields of a bus message.
@@ -91,6 +97,16 @@ type wire []byte
 func (w wire) uint(v uint64) wire  { return binary.AppendUvarint(w, v) }
 func (w wire) str(s string) wire   { return append(w.uint(uint64(len(s))), s...) }
 func (w wire) bytes(b []byte) wire { return append(w, b...) }
+
+// event appends ev's fields but its kind (the message type implies it):
+// uid, name, to, to name, unix seconds, content.
+func (w wire) event(ev *codec.Event) wire {
+	w = w.uint(ev.UID).str(ev.Name).uint(ev.To).str(ev.ToName)
+	return w.uint(uint64(ev.Time.Unix())).str(ev.Content)
+}
+
+// eventSize is about what wire.event appends for ev.
+func eventSize(ev *codec.Event) int { return 40 + len(ev.Name) + len(ev.ToName) + len(ev.Content) }
 
 // reader reads the fields of a bus message; a malformed message leaves
 // bad set and zero values.
@@ -120,5 +136,23 @@ func (r *reader) str() string {
 	return s
 }
 
-// rest returns the remaining bytes (a JSON message), aliasing the input.
-func (r *reader) rest() []byte { return r.b }
+// view returns the next string field, aliasing the message.
+func (r *reader) view() string {
+	n := r.uint()
+	if n > uint64(len(r.b)) {
+		r.bad = true
+		return ""
+	}
+	s := unsafe.String(unsafe.SliceData(r.b), n)
+	r.b = r.b[n:]
+	return s
+}
+
+// event reads what wire.event wrote, as an event of kind. Its strings
+// alias the message: callers copy what they keep.
+func (r *reader) event(kind codec.EventKind) codec.Event {
+	ev := codec.Event{Kind: kind, UID: r.uint(), Name: r.view(), To: r.uint(), ToName: r.view()}
+	ev.Time = time.Unix(int64(r.uint()), 0)
+	ev.Content = r.view()
+	return ev
+}

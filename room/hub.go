@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gobwas/ws"
-
 	"chatd/codec"
 )
 
@@ -58,7 +56,8 @@ type Hub struct {
 	mu    sync.Mutex
 	rooms map[string]*Room
 
-	// Guarded by umu: uid -> member, for private messages.
+	// Guarded by umu: uid -> member, for private messages. Member.name is
+	// written with umu held too.
 	umu   sync.RWMutex
 	users map[uint64]*Member
 
@@ -98,9 +97,11 @@ func (h *Hub) Rooms() int {
 }
 
 // Login logs m in (name already validated and HTML-escaped) into room
-// roomID ("" for the default room), leaving its current room first. m gets
-// the room's user_list, then every member including m gets the login.
-// Called on m's loop.
+// roomID ("" for the default room), leaving its current room first. In
+// the 2014 dialect m gets the room's user_list, then every member
+// including m gets the login; in the current dialect m gets one login
+// carrying the client_list, the others the plain login. Called on m's
+// loop.
 func (h *Hub) Login(m *Member, name, roomID string) {
 	if m.closed {
 		return
@@ -109,13 +110,13 @@ func (h *Hub) Login(m *Member, name, roomID string) {
 	if m.room != nil {
 		h.leave(m, now)
 	}
+	h.umu.Lock()
 	if m.uid == 0 {
 		m.uid = h.nextUID.Add(1)
-		h.umu.Lock()
 		h.users[m.uid] = m
-		h.umu.Unlock()
 	}
 	m.name = name
+	h.umu.Unlock()
 	if roomID == "" {
 		roomID = h.cfg.DefaultRoom
 	}
@@ -124,22 +125,32 @@ func (h *Hub) Login(m *Member, name, roomID string) {
 		return
 	}
 	s := m.shard
-	login := s.frame(func(b []byte) []byte { return codec.AppendLogin(b, m.uid, name, now) })
+	ev := codec.Event{Kind: codec.EventLogin, UID: m.uid, Name: name, Time: now}
 	r := h.acquire(roomID)
 	r.users = append(r.users, codec.User{UID: m.uid, Name: name})
-	r.counts[s.idx]++
-	r.total++
-	list := s.frame(func(b []byte) []byte { return codec.AppendUserList(b, r.users) })
-	for i, n := range r.counts {
-		switch {
-		case i == s.idx:
-			h.shards[i].post(event{kind: evJoin, room: r, member: m, frame: login, list: list})
-		case n > 0:
-			h.shards[i].post(event{kind: evBroadcast, room: r, frame: login})
-		}
-	}
+	r.count(m, 1)
+	var fs frames
+	r.encode(&fs, &ev, &s.scratch)
+	join := joinFrames(&s.scratch, m.dialect, &ev, r.users, fs[m.dialect])
+	h.post(r, event{kind: evBroadcast, room: r, frames: fs}, m, join)
 	r.mu.Unlock()
 	m.room = r
+}
+
+// post posts e to every loop with members of r. With joiner set, the
+// joiner's loop gets e as its evJoin, with join for the joiner. Called
+// with r.mu held.
+func (h *Hub) post(r *Room, e event, joiner *Member, join []byte) {
+	for i, n := range r.counts {
+		switch {
+		case joiner != nil && i == joiner.shard.idx:
+			j := e
+			j.kind, j.member, j.one = evJoin, joiner, join
+			h.shards[i].post(j)
+		case n > 0:
+			h.shards[i].post(e)
+		}
+	}
 }
 
 // acquire returns the room with id, created if needed, with its mu held.
@@ -181,23 +192,21 @@ func (h *Hub) leave(m *Member, now time.Time) {
 	}
 	r, s := m.room, m.shard
 	m.room = nil
-	logout := s.frame(func(b []byte) []byte { return codec.AppendLogout(b, m.uid, now) })
+	ev := codec.Event{Kind: codec.EventLogout, UID: m.uid, Name: m.name, Time: now}
+	var fs frames
+	r.encode(&fs, &ev, &s.scratch)
 	h.mu.Lock()
 	r.mu.Lock()
 	r.removeUser(m.uid)
-	r.counts[s.idx]--
-	r.total--
+	r.count(m, -1)
 	if r.total == 0 {
 		r.dead = true
 		delete(h.rooms, r.id)
 	}
 	h.mu.Unlock()
 	s.post(event{kind: evLeave, room: r, member: m})
-	for i, n := range r.counts {
-		if n > 0 {
-			h.shards[i].post(event{kind: evBroadcast, room: r, frame: logout})
-		}
-	}
+	r.encode(&fs, &ev, &s.scratch)
+	h.post(r, event{kind: evBroadcast, room: r, frames: fs}, nil, nil)
 	r.mu.Unlock()
 }
 
@@ -211,14 +220,12 @@ func (h *Hub) Say(m *Member, content string) error {
 	if h.cl != nil {
 		return h.sayRemote(m, r, content)
 	}
-	now := h.cfg.Now()
-	frame := m.shard.frame(func(b []byte) []byte { return codec.AppendSay(b, m.uid, true, 0, content, now) })
+	ev := codec.Event{Kind: codec.EventSay, UID: m.uid, Name: m.name, Content: content, Time: h.cfg.Now()}
+	var fs frames
+	r.encode(&fs, &ev, &m.shard.scratch)
 	r.mu.Lock()
-	for i, n := range r.counts {
-		if n > 0 {
-			h.shards[i].post(event{kind: evBroadcast, room: r, frame: frame})
-		}
-	}
+	r.encode(&fs, &ev, &m.shard.scratch)
+	h.post(r, event{kind: evBroadcast, room: r, frames: fs}, nil, nil)
 	r.mu.Unlock()
 	return nil
 }
@@ -232,36 +239,46 @@ func (h *Hub) Private(m *Member, to uint64, content string) error {
 	if h.cl != nil && NodeOf(to) != h.cl.node {
 		return h.privateRemote(m, to, content)
 	}
-	h.umu.RLock()
-	t := h.users[to]
-	h.umu.RUnlock()
+	t, toName := h.memberName(to)
 	if t == nil {
 		return ErrNoSuchUser
 	}
-	now := h.cfg.Now()
-	frame := m.shard.frame(func(b []byte) []byte { return codec.AppendSay(b, m.uid, false, to, content, now) })
-	t.shard.post(event{kind: evDirect, member: t, frame: frame})
+	ev := codec.Event{Kind: codec.EventPrivate, UID: m.uid, Name: m.name, To: to, ToName: toName,
+		Content: content, Time: h.cfg.Now()}
+	frame := eventFrame(&m.shard.scratch, t.dialect, &ev)
+	h.Send(t, frame)
 	if t != m {
-		m.shard.post(event{kind: evDirect, member: m, frame: frame})
+		h.Send(m, echoFrame(&m.shard.scratch, m.dialect, &ev, t.dialect, frame))
 	}
 	return nil
+}
+
+// echoFrame returns the sender's copy of the private message ev, whose
+// target got frame in dialect td: the same frame when both see the 2014
+// shape (one allocation for both), else its own rendering in dialect d.
+func echoFrame(scratch *[]byte, d codec.Dialect, ev *codec.Event, td codec.Dialect, frame []byte) []byte {
+	if d == codec.Dialect2014 && td == codec.Dialect2014 {
+		return frame
+	}
+	echo := *ev
+	echo.Kind = codec.EventPrivateEcho
+	return eventFrame(scratch, d, &echo)
+}
+
+// memberName returns the logged-in member with uid and its name, or nil.
+// Safe for concurrent use.
+func (h *Hub) memberName(uid uint64) (*Member, string) {
+	h.umu.RLock()
+	defer h.umu.RUnlock()
+	if m := h.users[uid]; m != nil {
+		return m, m.name
+	}
+	return nil, ""
 }
 
 // Send queues frame for m behind every event already queued for m's loop,
 // so replies keep their order relative to room traffic. frame must not be
 // modified afterwards. Safe for concurrent use.
 func (h *Hub) Send(m *Member, frame []byte) {
-	m.shard.post(event{kind: evDirect, member: m, frame: frame})
-}
-
-// frame encodes one JSON text with enc into the loop's scratch buffer and
-// returns it framed as a new text frame: the one allocation of a message,
-// shared by every recipient. Loop-owned.
-func (s *Shard) frame(enc func([]byte) []byte) []byte {
-	s.scratch = enc(s.scratch[:0])
-	f := codec.NewFrame(ws.OpText, s.scratch)
-	if cap(s.scratch) > maxKeptWriteBuf {
-		s.scratch = nil
-	}
-	return f
+	m.shard.post(event{kind: evDirect, member: m, one: frame})
 }

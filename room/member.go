@@ -1,5 +1,7 @@
 package room
 
+import "chatd/codec"
+
 // Conn is what a Member needs from its connection. The server implements
 // it with gnet.Conn. Both methods are called only on the member's loop.
 type Conn interface {
@@ -20,21 +22,36 @@ type Member struct {
 	shard *Shard
 	conn  Conn
 
-	// Owned by the member's loop.
-	uid    uint64 // 0 until the first login; kept across re-logins
-	name   string // HTML-escaped, as sent in user_list and login
-	room   *Room  // room the member has joined (sequenced), nil if none
-	pos    int32  // index in room.local[shard.idx] once the join is applied
-	queued int32  // bytes queued in the shard for this member
-	head   int32  // first queued frame: index+1 in shard.queue, 0 if none
-	tail   int32  // last queued frame: index+1 in shard.queue
-	dirty  bool   // listed in shard.dirty
-	closed bool   // connection closed: never written again
-	slow   bool   // cut off as a slow consumer
+	// Owned by the member's loop; uid and dialect are fixed by the first
+	// login (written before the member is listed in Hub.users, so others
+	// that find it there may read them), name is written with Hub.umu
+	// held, so others read it with umu read-locked.
+	uid     uint64        // 0 until the first login; kept across re-logins
+	name    string        // HTML-escaped, as sent in user_list and login
+	room    *Room         // room the member has joined (sequenced), nil if none
+	pos     int32         // index in room.local[shard.idx] once the join is applied
+	queued  int32         // bytes queued in the shard for this member
+	head    int32         // first queued frame: index+1 in shard.queue, 0 if none
+	tail    int32         // last queued frame: index+1 in shard.queue
+	dirty   bool          // listed in shard.dirty
+	closed  bool          // connection closed: never written again
+	slow    bool          // cut off as a slow consumer
+	dialect codec.Dialect // the wire dialect of the connection
 }
 
 // UID returns the member's uid, 0 before its first login. Loop-owned.
 func (m *Member) UID() uint64 { return m.uid }
+
+// Dialect returns the member's wire dialect. Loop-owned.
+func (m *Member) Dialect() codec.Dialect { return m.dialect }
+
+// SetDialect sets the member's wire dialect before its first login; the
+// dialect is fixed from then on, and later calls are ignored. Loop-owned.
+func (m *Member) SetDialect(d codec.Dialect) {
+	if m.uid == 0 {
+		m.dialect = d
+	}
+}
 
 // Name returns the member's HTML-escaped name. Loop-owned.
 func (m *Member) Name() string { return m.name }

@@ -147,8 +147,12 @@ func (h *Hub) loginRemote(m *Member, name, roomID string, now time.Time) {
 }
 
 func (h *Hub) joinEvent(uid uint64, name string, now time.Time) []byte {
-	w := wire(make([]byte, 0, 96+2*len(name))).bytes([]byte{wireJoin}).uint(h.cl.node).uint(uid).str(name)
-	return codec.AppendLogin(w, uid, name, now)
+	return h.roomEvent(wireJoin, &codec.Event{Kind: codec.EventLogin, UID: uid, Name: name, Time: now})
+}
+
+// roomEvent is a room stream message of type typ from this node.
+func (h *Hub) roomEvent(typ byte, ev *codec.Event) []byte {
+	return wire(make([]byte, 0, 12+eventSize(ev))).bytes([]byte{typ}).uint(h.cl.node).event(ev)
 }
 
 // leaveRemote takes m out of its room at once (it gets no more of the
@@ -160,12 +164,10 @@ func (h *Hub) leaveRemote(m *Member, now time.Time) {
 	r.mu.Lock()
 	if !r.cl.dropPending(m) && r.cl.joined[m.uid].m == m {
 		delete(r.cl.joined, m.uid)
-		r.counts[m.shard.idx]--
-		r.total--
+		r.count(m, -1)
 		m.shard.post(event{kind: evLeave, room: r, member: m})
 	}
-	ev := wire(make([]byte, 0, 80)).bytes([]byte{wireLeave}).uint(h.cl.node).uint(m.uid)
-	h.emit(r, codec.AppendLogout(ev, m.uid, now))
+	h.emit(r, h.roomEvent(wireLeave, &codec.Event{Kind: codec.EventLogout, UID: m.uid, Name: m.name, Time: now}))
 	dead := r.cl.empty()
 	if dead {
 		h.retire(r)
@@ -182,8 +184,7 @@ func (h *Hub) leaveRemote(m *Member, now time.Time) {
 
 // sayRemote sequences a say to m's room r. Called on m's loop.
 func (h *Hub) sayRemote(m *Member, r *Room, content string) error {
-	ev := wire(make([]byte, 0, 112+len(content)+len(content)/4)).bytes([]byte{wireSay}).uint(h.cl.node)
-	ev = codec.AppendSay(ev, m.uid, true, 0, content, h.cfg.Now())
+	ev := h.roomEvent(wireSay, &codec.Event{Kind: codec.EventSay, UID: m.uid, Name: m.name, Content: content, Time: h.cfg.Now()})
 	r.mu.Lock()
 	h.emit(r, ev)
 	r.mu.Unlock()
@@ -196,9 +197,8 @@ func (h *Hub) privateRemote(m *Member, to uint64, content string) error {
 	if NodeOf(to) == 0 {
 		return ErrNoSuchUser
 	}
-	msg := wire(make([]byte, 0, 112+len(content)+len(content)/4)).bytes([]byte{wirePrivate}).uint(m.uid).uint(to)
-	msg = codec.AppendSay(msg, m.uid, false, to, content, h.cfg.Now())
-	h.cl.bus.Direct(NodeOf(to), m.uid, msg)
+	ev := codec.Event{Kind: codec.EventPrivate, UID: m.uid, Name: m.name, To: to, Content: content, Time: h.cfg.Now()}
+	h.cl.bus.Direct(NodeOf(to), m.uid, wire(make([]byte, 0, 1+eventSize(&ev))).bytes([]byte{wirePrivate}).event(&ev))
 	return nil
 }
 
@@ -315,7 +315,10 @@ func (h *Hub) NodeGone(node uint64) {
 }
 
 // Deliver handles a message of this node's inbox: a private message from
-// another node (answered at reply), or the answer to one of ours.
+// another node (answered at reply), or the answer to one of ours. The
+// target's node frames the target's copy in the target's dialect and
+// answers with the target's name; the sender's node frames the echo in
+// the sender's dialect.
 func (h *Hub) Deliver(msg []byte, reply string) {
 	if len(msg) == 0 {
 		return
@@ -323,27 +326,27 @@ func (h *Hub) Deliver(msg []byte, reply string) {
 	rd := reader{b: msg[1:]}
 	switch msg[0] {
 	case wirePrivate:
-		from, to := rd.uint(), rd.uint()
+		ev := rd.event(codec.EventPrivate)
 		if rd.bad {
 			return
 		}
-		t := h.member(to)
-		ack := wire(make([]byte, 0, 16+len(rd.rest()))).bytes([]byte{wireAck}).uint(from)
+		t, name := h.memberName(ev.To)
 		if t == nil {
-			h.cl.bus.Reply(reply, ack.uint(0))
+			h.cl.bus.Reply(reply, wire{wireAck}.uint(0).event(&ev))
 			return
 		}
-		t.shard.post(event{kind: evDirect, member: t, frame: codec.NewFrame(ws.OpText, rd.rest())})
-		h.cl.bus.Reply(reply, ack.uint(1).bytes(rd.rest()))
+		ev.ToName = name
+		withScratch(func(b *[]byte) { h.Send(t, eventFrame(b, t.dialect, &ev)) })
+		h.cl.bus.Reply(reply, wire(make([]byte, 0, 2+eventSize(&ev))).bytes([]byte{wireAck, 1}).event(&ev))
 	case wireAck:
-		from, ok := rd.uint(), rd.uint()
+		ok, ev := rd.uint(), rd.event(codec.EventPrivateEcho)
 		if rd.bad {
 			return
 		}
 		if ok == 0 {
-			h.Undeliverable(from)
-		} else if m := h.member(from); m != nil {
-			m.shard.post(event{kind: evDirect, member: m, frame: codec.NewFrame(ws.OpText, rd.rest())})
+			h.Undeliverable(ev.UID)
+		} else if m := h.member(ev.UID); m != nil {
+			withScratch(func(b *[]byte) { h.Send(m, eventFrame(b, m.dialect, &ev)) })
 		}
 	}
 }
@@ -351,7 +354,7 @@ func (h *Hub) Deliver(msg []byte, reply string) {
 // Undeliverable tells member from that its private message found nobody.
 func (h *Hub) Undeliverable(from uint64) {
 	if m := h.member(from); m != nil {
-		m.shard.post(event{kind: evDirect, member: m, frame: noSuchUserFrame})
+		h.Send(m, noSuchUserFrame)
 	}
 }
 

@@ -2,8 +2,7 @@ package room
 
 import (
 	"slices"
-
-	"github.com/gobwas/ws"
+	"strings"
 
 	"chatd/codec"
 )
@@ -20,19 +19,20 @@ func (h *Hub) apply(r *Room, ev []byte) {
 	rd := reader{b: ev[1:]}
 	switch ev[0] {
 	case wireJoin:
-		node, uid, name := rd.uint(), rd.uint(), rd.str()
+		node, e := rd.uint(), rd.event(codec.EventLogin)
 		if !rd.bad {
-			h.applyJoin(r, node, uid, name, rd.rest())
+			h.applyJoin(r, node, &e)
 		}
 	case wireLeave:
-		_, uid := rd.uint(), rd.uint()
-		if i := r.indexOf(uid); !rd.bad && i >= 0 {
+		_, e := rd.uint(), rd.event(codec.EventLogout)
+		if i := r.indexOf(e.UID); !rd.bad && i >= 0 {
+			e.Name = r.users[i].Name
 			r.removeAt(i)
-			h.broadcast(r, codec.NewFrame(ws.OpText, rd.rest()))
+			h.broadcast(r, &e)
 		}
 	case wireSay:
-		if _ = rd.uint(); !rd.bad {
-			h.broadcast(r, codec.NewFrame(ws.OpText, rd.rest()))
+		if _, e := rd.uint(), rd.event(codec.EventSay); !rd.bad {
+			h.broadcast(r, &e)
 		}
 	case wireMarker:
 		node, token, reply := rd.uint(), rd.uint(), rd.str()
@@ -51,9 +51,10 @@ func (h *Hub) apply(r *Room, ev []byte) {
 	}
 }
 
-// applyJoin appends uid to the list; a local joiner gets the user_list,
-// then everyone the login.
-func (h *Hub) applyJoin(r *Room, node, uid uint64, name string, login []byte) {
+// applyJoin appends ev's member to the list; a local joiner gets its
+// join frames (joinFrames), everyone else the login.
+func (h *Hub) applyJoin(r *Room, node uint64, ev *codec.Event) {
+	uid := ev.UID
 	dup := r.indexOf(uid) >= 0
 	var m *Member
 	if node == h.cl.node {
@@ -62,6 +63,7 @@ func (h *Hub) applyJoin(r *Room, node, uid uint64, name string, login []byte) {
 	if dup && m == nil {
 		return
 	}
+	name := strings.Clone(ev.Name) // kept in the list; ev aliases the stream message
 	if !dup {
 		r.users = append(r.users, codec.User{UID: uid, Name: name})
 		r.cl.nodes = append(r.cl.nodes, node)
@@ -69,48 +71,39 @@ func (h *Hub) applyJoin(r *Room, node, uid uint64, name string, login []byte) {
 			h.cl.bus.Watch(node)
 		}
 	}
-	frame := codec.NewFrame(ws.OpText, login)
 	if m == nil {
-		h.broadcast(r, frame)
+		h.broadcast(r, ev)
 		return
 	}
-	idx := m.shard.idx
 	r.cl.joined[uid] = pendingJoin{m: m, name: name}
-	r.counts[idx]++
-	r.total++
-	list := codec.NewFrame(ws.OpText, codec.AppendUserList(nil, r.users))
-	for i, n := range r.counts {
-		switch {
-		case i == idx:
-			h.shards[i].post(event{kind: evJoin, room: r, member: m, frame: frame, list: list})
-		case n > 0:
-			h.shards[i].post(event{kind: evBroadcast, room: r, frame: frame})
-		}
-	}
+	r.count(m, 1)
+	withScratch(func(b *[]byte) {
+		var fs frames
+		r.encode(&fs, ev, b)
+		join := joinFrames(b, m.dialect, ev, r.users, fs[m.dialect])
+		h.post(r, event{kind: evBroadcast, room: r, frames: fs}, m, join)
+	})
 }
 
-// broadcast posts frame to every loop with local members of r.
-func (h *Hub) broadcast(r *Room, frame []byte) {
+// broadcast frames ev per dialect of r's local members and posts it to
+// every loop with local members of r.
+func (h *Hub) broadcast(r *Room, ev *codec.Event) {
 	if r.total == 0 {
 		return
 	}
-	for i, n := range r.counts {
-		if n > 0 {
-			h.shards[i].post(event{kind: evBroadcast, room: r, frame: frame})
-		}
-	}
+	withScratch(func(b *[]byte) {
+		var fs frames
+		r.encode(&fs, ev, b)
+		h.post(r, event{kind: evBroadcast, room: r, frames: fs}, nil, nil)
+	})
 }
 
 func (h *Hub) notifyLogin(r *Room, u codec.User) {
-	if r.total > 0 {
-		h.broadcast(r, codec.NewFrame(ws.OpText, codec.AppendLogin(nil, u.UID, u.Name, h.cfg.Now())))
-	}
+	h.broadcast(r, &codec.Event{Kind: codec.EventLogin, UID: u.UID, Name: u.Name, Time: h.cfg.Now()})
 }
 
-func (h *Hub) notifyLogout(r *Room, uid uint64) {
-	if r.total > 0 {
-		h.broadcast(r, codec.NewFrame(ws.OpText, codec.AppendLogout(nil, uid, h.cfg.Now())))
-	}
+func (h *Hub) notifyLogout(r *Room, u codec.User) {
+	h.broadcast(r, &codec.Event{Kind: codec.EventLogout, UID: u.UID, Name: u.Name, Time: h.cfg.Now()})
 }
 
 // evict removes every member of node gone. Members of other nodes get
@@ -124,10 +117,10 @@ func (h *Hub) evict(r *Room, gone uint64) {
 			continue
 		}
 		found = true
-		uid := r.users[i].UID
+		u := r.users[i]
 		r.removeAt(i)
 		if gone != h.cl.node {
-			h.notifyLogout(r, uid)
+			h.notifyLogout(r, u)
 		}
 	}
 	if found && gone == h.cl.node && r.cl.phase == phaseLive && len(r.cl.joined) > 0 {
@@ -148,7 +141,7 @@ func (h *Hub) reconcile(r *Room, node uint64, list []codec.User) {
 		}
 		r.removeAt(i)
 		if notify {
-			h.notifyLogout(r, u.UID)
+			h.notifyLogout(r, u)
 		}
 	}
 	for _, u := range list {

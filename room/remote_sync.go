@@ -121,7 +121,7 @@ func (h *Hub) synced(r *Room, users []codec.User, nodes []uint64, replay [][]byt
 	}
 	for i, u := range old {
 		if oldNodes[i] != h.cl.node && r.indexOf(u.UID) < 0 {
-			h.notifyLogout(r, u.UID)
+			h.notifyLogout(r, u)
 		}
 	}
 	c.phase = phaseLive
@@ -186,7 +186,7 @@ func (h *Hub) goLocal(r *Room) {
 			continue
 		}
 		r.removeAt(i)
-		h.notifyLogout(r, u.UID)
+		h.notifyLogout(r, u)
 	}
 	for uid, j := range c.joined { // silently evicted earlier: list them again
 		if r.indexOf(uid) < 0 {

@@ -2,6 +2,7 @@ package room
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"chatd/codec"
 )
@@ -21,6 +22,11 @@ type Room struct {
 	total  int
 	dead   bool // removed from the hub; a new Room serves the id now
 
+	// dialects[d]: members of dialect d sequenced on this node. Written
+	// with mu held; read without it as a hint of which dialects to encode
+	// a message for before taking mu (Room.encode checks again under mu).
+	dialects [codec.NumDialects]atomic.Int32
+
 	// local[i] is owned by loop i: the members whose join loop i has applied.
 	local [][]*Member
 
@@ -34,6 +40,14 @@ func newRoom(id string, loops int) *Room {
 
 // ID returns the room's id.
 func (r *Room) ID() string { return r.id }
+
+// count adds delta to the sequenced members of m's loop and dialect.
+// Called with mu held.
+func (r *Room) count(m *Member, delta int32) {
+	r.counts[m.shard.idx] += delta
+	r.total += int(delta)
+	r.dialects[m.dialect].Add(delta)
+}
 
 // removeUser deletes uid from the join-ordered list. Called with mu held.
 func (r *Room) removeUser(uid uint64) {

@@ -5,10 +5,10 @@ import "sync"
 type eventKind uint8
 
 const (
-	evBroadcast eventKind = iota + 1 // frame to every local member of room
-	evJoin                           // add member, send it list, then frame to every local member
+	evBroadcast eventKind = iota + 1 // frames to every local member of room
+	evJoin                           // frames to every local member, then add member and send it one
 	evLeave                          // remove member from room's local slice
-	evDirect                         // frame to member only
+	evDirect                         // one to member only
 )
 
 // event is one entry of a loop's inbox. Frames are shared and immutable.
@@ -16,8 +16,8 @@ type event struct {
 	kind   eventKind
 	room   *Room
 	member *Member
-	frame  []byte
-	list   []byte // evJoin: the user_list frame for member
+	frames frames // evBroadcast, evJoin: the room's frame per dialect
+	one    []byte // evDirect: the frame; evJoin: the newcomer's (joinFrames)
 }
 
 // Shard is one event loop's part of the hub: its inbox of room events and
@@ -105,21 +105,24 @@ func (s *Shard) Drain() {
 func (s *Shard) apply(e *event) {
 	switch e.kind {
 	case evBroadcast:
-		s.fanout(e.room, e.frame)
+		s.fanout(e.room, &e.frames)
 	case evJoin:
+		s.fanout(e.room, &e.frames)
 		e.room.addLocal(s.idx, e.member)
-		s.Enqueue(e.member, e.list)
-		s.fanout(e.room, e.frame)
+		s.Enqueue(e.member, e.one)
 	case evLeave:
 		e.room.removeLocal(s.idx, e.member)
 	case evDirect:
-		s.Enqueue(e.member, e.frame)
+		s.Enqueue(e.member, e.one)
 	}
 }
 
-func (s *Shard) fanout(r *Room, frame []byte) {
+// fanout queues for every local member of r its dialect's frame.
+func (s *Shard) fanout(r *Room, fs *frames) {
 	for _, m := range r.local[s.idx] {
-		s.Enqueue(m, frame)
+		if f := fs[m.dialect]; f != nil {
+			s.Enqueue(m, f)
+		}
 	}
 }
 
