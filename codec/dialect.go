@@ -3,6 +3,8 @@ package codec
 import (
 	"strconv"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // Dialect is the wire dialect of a chat connection. A connection's
@@ -158,6 +160,7 @@ func AppendClientList(dst []byte, ev *Event, users []User) []byte {
 	return append(dst, "}}"...)
 }
 
-// PingJSON is the text heartbeat that workerman-chat's current server
-// sends; its clients answer {"type":"pong"}.
-const PingJSON = `{"type":"ping"}`
+// TextPingFrame is the text heartbeat {"type":"ping"} that
+// workerman-chat's current server sends to its clients, which answer
+// {"type":"pong"}. It is shared: callers must not modify it.
+var TextPingFrame = NewFrame(ws.OpText, []byte(`{"type":"ping"}`))

@@ -11,7 +11,9 @@ import (
 // sequence to both loops, fan out to every member's queue and flush (the
 // connections are null writers, so this is chatd's own cost per message,
 // without syscalls).
-func BenchmarkBroadcast(b *testing.B) { benchmarkBroadcast(b, func(int) codec.Dialect { return codec.Dialect2014 }) }
+func BenchmarkBroadcast(b *testing.B) {
+	benchmarkBroadcast(b, func(int) codec.Dialect { return codec.Dialect2014 })
+}
 
 // BenchmarkBroadcastMixed is BenchmarkBroadcast in a room whose members
 // alternate between the two dialects: two encodes per message.

@@ -47,6 +47,13 @@ type Config struct {
 	// PingInterval is the WebSocket ping period; a connection silent for
 	// two periods is closed. Zero means 25s.
 	PingInterval time.Duration `koanf:"ping_interval"`
+	// TextPingInterval is how often a logged-in connection of the current
+	// workerman-chat dialect gets the text message {"type":"ping"}, as the
+	// original server sends it (its clients answer {"type":"pong"}, which
+	// is ignored; the answer is not required). Zero means 10s, the
+	// original's period; a negative value sends none. WebSocket pings
+	// (PingInterval) keep every connection alive either way.
+	TextPingInterval time.Duration `koanf:"text_ping_interval"`
 	// CloseTimeout is how long a closing connection may linger for the
 	// peer's close before the socket is closed. Zero means 2s.
 	CloseTimeout time.Duration `koanf:"close_timeout"`
@@ -170,6 +177,7 @@ func (c *Config) Normalize() error {
 	setDefault(&c.MaxRoomID, 64)
 	setDefault(&c.HandshakeTimeout, 5*time.Second)
 	setDefault(&c.PingInterval, 25*time.Second)
+	setDefault(&c.TextPingInterval, 10*time.Second)
 	setDefault(&c.CloseTimeout, 2*time.Second)
 	c.normalizeLimits()
 	if err := c.normalizeConns(openFileLimit()); err != nil {
@@ -201,6 +209,9 @@ func (c *Config) validate() error {
 	}
 	if c.PingInterval < 100*time.Millisecond {
 		return fmt.Errorf("%w: ping interval %v is below 100ms", ErrConfig, c.PingInterval)
+	}
+	if c.TextPingInterval > 0 && c.TextPingInterval < 100*time.Millisecond {
+		return fmt.Errorf("%w: text ping interval %v is below 100ms (negative disables it)", ErrConfig, c.TextPingInterval)
 	}
 	return c.validateLimits()
 }

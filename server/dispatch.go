@@ -48,6 +48,7 @@ func (c *conn) login(in *codec.Inbound) {
 		return
 	}
 	escaped := codec.EscapeString(name, false) // kept by the hub: its own copy, one allocation
+	c.m.SetDialect(in.Dialect)                 // the first login's dialect is the connection's
 	// in.RoomID may alias the frame buffer (codec.DecodeInbound): the hub
 	// keeps it as a map key, so it is copied.
 	c.l.srv.hub.Login(c.m, escaped, strings.Clone(in.RoomID))

@@ -9,12 +9,15 @@ import (
 )
 
 // sweep runs on the loop every tick: it closes handshakes that took
-// too long, pings open connections every PingInterval, closes connections
-// silent for two intervals, and closes lingering ones by CloseTimeout.
-// Timers live here, not one per connection.
+// too long, pings open connections every PingInterval (and members of the
+// current dialect with a text ping every TextPingInterval), closes
+// connections silent for two intervals, and closes lingering ones by
+// CloseTimeout. Timers live here, not one per connection.
 func (l *loop) sweep() {
 	cfg := &l.srv.cfg
 	now := time.Now().UnixNano()
+	prev := l.swept
+	l.swept = now
 	for i := len(l.conns) - 1; i >= 0; i-- {
 		if i >= len(l.conns) {
 			continue // a close removed connections behind us
@@ -28,6 +31,9 @@ func (l *loop) sweep() {
 			}
 		case stOpen:
 			l.keepAlive(c, now)
+			if c.state == stOpen && prev != 0 {
+				l.textPing(c, prev, now)
+			}
 		case stClosing:
 			c.shutWrite()
 			if now-c.since > int64(cfg.CloseTimeout) {
@@ -53,5 +59,23 @@ func (l *loop) keepAlive(c *conn, now int64) {
 		} else {
 			_, _ = c.gc.Write(codec.PingFrame)
 		}
+	}
+}
+
+// textPing queues the current dialect's text ping for c's member when one
+// of its ping times falls in (prev, now], the time since the last sweep.
+// A member's ping times are TextPingInterval apart, shifted by an offset
+// drawn from its uid, so that a loop's members are not all pinged in the
+// same sweep; the sweep's own clock is the only state (no per-connection
+// timer or field).
+func (l *loop) textPing(c *conn, prev, now int64) {
+	iv := int64(l.srv.cfg.TextPingInterval)
+	m := c.m
+	if iv <= 0 || m == nil || !m.LoggedIn() || m.Dialect() != codec.DialectCurrent {
+		return
+	}
+	off := int64(m.UID()*0x9e3779b97f4a7c15>>1) % iv // Fibonacci hashing spreads consecutive uids
+	if (now+off)/iv != (prev+off)/iv {
+		l.shard.Enqueue(m, codec.TextPingFrame)
 	}
 }

@@ -21,6 +21,7 @@ type loop struct {
 	conns []*conn // every open connection of the loop; conn.idx is its index
 	out   []byte  // direct output (handshake replies, pongs, echo) of the current callback
 	esc   []byte  // HTML-escaping scratch of the current callback
+	swept int64   // unix nanos of the last sweep, 0 before the first
 }
 
 func newLoop(s *Server, el gnet.EventLoop, sh *room.Shard) *loop {

@@ -105,6 +105,7 @@ func chatFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.IntVar(&cfg.MaxHandshake, "max-handshake", 0, "largest upgrade request header block in bytes, 431 past it (default 8 KiB)")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", 0, "time allowed to complete the upgrade (default 5s)")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "WebSocket ping period; silent for two periods closes (default 25s)")
+	fs.DurationVar(&cfg.TextPingInterval, "text-ping-interval", 0, `text {"type":"ping"} period for current-dialect clients; negative sends none (default 10s)`)
 	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", 0, "how long a closing connection waits for the peer's close (default 2s)")
 	fs.StringVar(&cfg.DefaultRoom, "default-room", "", `room of a login without room_id (default "1")`)
 	fs.IntVar(&cfg.MaxRoomID, "max-room-id", 0, "longest room_id in bytes (default 64)")
