@@ -76,10 +76,11 @@ BENCH_BIN := bench/bin
 bench-build:
 	$(GO) build -o $(BENCH_BIN)/chatd ./cmd/chatd
 	$(GO) build -o $(BENCH_BIN)/baseline ./bench/baseline
+	$(GO) build -o $(BENCH_BIN)/nbiobaseline ./bench/nbiobaseline
 	$(GO) build -o $(BENCH_BIN)/chatbench ./cmd/chatbench
 
 bench: bench-build
-	$(BENCH_BIN)/chatbench suite -out $(BENCH_OUT) -chatd $(BENCH_BIN)/chatd -baseline $(BENCH_BIN)/baseline $(BENCH_FLAGS)
+	$(BENCH_BIN)/chatbench suite -out $(BENCH_OUT) -chatd $(BENCH_BIN)/chatd -baseline $(BENCH_BIN)/baseline -nbio $(BENCH_BIN)/nbiobaseline $(BENCH_FLAGS)
 
 ## bench-100k: 100,000 logged-in clients on a cluster of 7 chatd nodes
 ## over NATS (one process holds < 20,000 sockets here), rooms spread over

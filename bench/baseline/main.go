@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"expvar"
 	"flag"
 	"log"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:7373", "chat WebSocket address")
-	debug := flag.String("debug-listen", "", "address of /debug/vars (Go memstats); empty disables")
+	debug := flag.String("debug-listen", "", "address of /debug/vars (Go memstats) and /debug/live (memstats after a forced GC); empty disables")
 	ping := flag.Duration("ping", 25*time.Second, "interval of WebSocket pings; silence for two intervals closes")
 	flag.Parse()
 
@@ -37,7 +39,16 @@ func main() {
 			log.Fatal(err)
 		}
 		log.Printf("debug on http://%s/debug/vars", ln.Addr())
-		go http.Serve(ln, expvar.Handler())
+		dm := http.NewServeMux()
+		dm.Handle("/debug/vars", expvar.Handler())
+		// /debug/live: the heap right after a forced GC (live heap per connection).
+		dm.HandleFunc("/debug/live", func(w http.ResponseWriter, _ *http.Request) {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			json.NewEncoder(w).Encode(map[string]uint64{"HeapAlloc": ms.HeapAlloc, "HeapInuse": ms.HeapInuse, "Sys": ms.Sys})
+		})
+		go http.Serve(ln, dm)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

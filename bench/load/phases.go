@@ -20,6 +20,9 @@ func connectPhase(env *Env, spec Spec, srv *group, pool *pool, res Result, befor
 		}
 	}
 	full, heapFull := srv.sample()
+	if spec.Scenario == "connect" {
+		res.LiveFull = srv.liveHeap() // after the RSS sample: the forced GC must not change it
+	}
 	res.IdleCPU = (full.CPU - idle0.CPU).Seconds()
 	res.NodesFull = srv.nodes()
 	m, errs, err := pool.collect(30 * time.Second)
@@ -32,6 +35,9 @@ func connectPhase(env *Env, spec Spec, srv *group, pool *pool, res Result, befor
 		res.BytesPerConn = float64(full.RSS-before.RSS) / float64(res.Established)
 		if heapFull >= 0 && res.HeapBefore >= 0 {
 			res.HeapPerConn = float64(heapFull-res.HeapBefore) / float64(res.Established)
+		}
+		if res.LiveFull >= 0 && res.LiveBefore >= 0 {
+			res.LivePerConn = float64(res.LiveFull-res.LiveBefore) / float64(res.Established)
 		}
 	}
 	res.ServerCPU = (full.CPU - before.CPU).Seconds()
@@ -171,17 +177,19 @@ func measure(env *Env, spec Spec, srv *group, pool *pool, cmd Command, fanout in
 	} else {
 		pool.send(cmd)
 	}
-	cpu0, _ := srv.sample()
-	busy0, _, _ := bench.SystemCPU()
-	start := time.Now()
 	pool.phase++
 	label := "closed"
 	if cmd.Open {
 		label = "open"
 	}
+	// Every worker has reset its counters before any of them sends.
 	if _, err := pool.waitFor("start", 10*time.Second, env.Prog, func(Counters) bool { return pool.phaseReached(pool.phase) }); err != nil {
 		return err
 	}
+	cpu0, _ := srv.sample()
+	busy0, _, _ := bench.SystemCPU()
+	start := time.Now()
+	pool.send(Command{Cmd: "go"})
 	end := start.Add(spec.Duration)
 	for time.Now().Before(end) {
 		if _, err := pool.waitFor(label, time.Until(end), env.Prog, func(Counters) bool { return false }); err != nil && !isTimeout(err) {

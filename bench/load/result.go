@@ -40,6 +40,12 @@ type Result struct {
 	HeapFull     int64   `json:"heap_full"`
 	BytesPerConn float64 `json:"rss_per_conn"`
 	HeapPerConn  float64 `json:"heap_per_conn"`
+	// LiveBefore and LiveFull are the Go heap right after a forced GC
+	// (connect: at start and at full load, sampled after RSS), -1 when the
+	// server has no endpoint; LivePerConn is their difference per client.
+	LiveBefore  int64   `json:"live_heap_before"`
+	LiveFull    int64   `json:"live_heap_full"`
+	LivePerConn float64 `json:"live_heap_per_conn"`
 
 	Sent             int64   `json:"sent"`
 	Expected         int64   `json:"expected"`
@@ -154,6 +160,9 @@ func (r *Result) Print(w io.Writer) {
 	case "connect":
 		fmt.Fprintf(w, "   connect rate %.0f/s; server RSS %s -> %s (%.2f KiB/conn); heap %s -> %s\n",
 			r.ConnectRate, mib(r.RSSBefore), mib(r.RSSFull), r.BytesPerConn/1024, mib(r.HeapBefore), mib(r.HeapFull))
+		if r.LiveFull >= 0 && r.LiveBefore >= 0 {
+			fmt.Fprintf(w, "   live Go heap after GC %s -> %s (%.2f KiB/conn)\n", mib(r.LiveBefore), mib(r.LiveFull), r.LivePerConn/1024)
+		}
 		fmt.Fprintf(w, "   login notices %d (want %d)\n", r.Logins, r.WantLogins)
 		if len(r.NodesFull) > 1 {
 			for i, n := range r.NodesFull {
@@ -190,6 +199,10 @@ func mib(b int64) string {
 }
 
 func secs(d time.Duration) float64 { return d.Seconds() }
+
+// IsPeer reports whether server is one of the reference servers chatd is
+// compared with (their failures are reported, never fail the run).
+func IsPeer(server string) bool { return server == "baseline" || server == "nbio" }
 
 // labelOf builds a label such as "broadcast-1000/closed".
 func labelOf(parts ...string) string { return strings.Join(parts, "/") }

@@ -77,7 +77,7 @@ func Run(env *Env, spec Spec, t Target) []Result {
 }
 
 func newResult(spec Spec, t Target, label string) Result {
-	return Result{Scenario: spec.Scenario, Label: label, Server: t.Name, OK: true, Conns: spec.Conns,
+	return Result{Scenario: spec.Scenario, Label: label, Server: t.Name, OK: true, Conns: spec.Conns, LiveBefore: -1, LiveFull: -1,
 		Params: map[string]any{"conns": spec.Conns, "room_size": spec.RoomSize, "connect_rate": spec.Rate,
 			"senders": spec.Senders, "window": spec.Window, "open_rate": spec.OpenRate,
 			"duration_s": spec.Duration.Seconds(), "hold_s": spec.Hold.Seconds(), "procs": max(spec.Procs, 1), "escape_room_id": spec.EscapeRoomID,
@@ -117,6 +117,10 @@ func run(env *Env, spec Spec, t Target) ([]Result, error) {
 		return nil, err
 	}
 	before, heapBefore := srv.sample()
+	liveBefore := int64(-1)
+	if spec.Scenario == "connect" {
+		liveBefore = srv.liveHeap()
+	}
 	nodesBefore := srv.nodes()
 	busy0, _, _ := bench.SystemCPU()
 	base, align := spec.plan(srv.addrs(), srv.cluster)
@@ -132,6 +136,7 @@ func run(env *Env, spec Spec, t Target) ([]Result, error) {
 
 	res := newResult(spec, t, spec.Name)
 	res.RSSBefore, res.HeapBefore = before.RSS, heapBefore
+	res.LiveBefore, res.LiveFull = liveBefore, -1
 	res.Nodes = nodesBefore
 	start := time.Now()
 	pool.send(Command{Cmd: "connect"})

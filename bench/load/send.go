@@ -7,14 +7,28 @@ import (
 	"chatd/bench"
 )
 
+// startMeasure resets the counters for a measurement and arms it; sending
+// starts with "go" (goMeasure), which the coordinator sends once every
+// worker has reset. Were sending to start here, another worker's
+// deliveries that arrive before its own "measure" would be wiped by its
+// reset and counted as lost.
 func (w *worker) startMeasure(cmd Command, now int64) {
 	w.c.Sent, w.c.Received, w.c.Foreign = 0, 0, 0
 	w.lat.Reset()
 	w.lastRecv = 0
 	w.cpu0 = selfCPU()
 	ms := &w.measure
-	ms.on, ms.open, ms.rate, ms.window = true, cmd.Open, cmd.Rate, max(cmd.Window, 1)
+	ms.on, ms.armed, ms.open, ms.rate, ms.window = false, true, cmd.Open, cmd.Rate, max(cmd.Window, 1)
 	ms.start, ms.sent, ms.next = now, 0, 0
+}
+
+// goMeasure starts sending in the armed measurement.
+func (w *worker) goMeasure(now int64) {
+	ms := &w.measure
+	if !ms.armed {
+		return
+	}
+	ms.armed, ms.on, ms.start = false, true, now
 	if ms.open {
 		return
 	}

@@ -20,7 +20,7 @@ import (
 // already running one (Addr and optionally PID).
 type Target struct {
 	Name string // "chatd", "baseline", ...
-	Kind string // "chatd" or "baseline": decides the command-line flags
+	Kind string // "chatd", "baseline" or "nbio": decides the command-line flags
 	Bin  string
 	Args []string // extra flags
 	Addr string   // running server: host:port
@@ -46,8 +46,11 @@ type running struct {
 	pid     int
 	heapURL string
 	admin   string // chatd: http://host:port of -admin-listen ("" otherwise)
-	node    int    // cluster node id (0: not a cluster)
-	nats    bool   // this node runs the cluster's embedded NATS server
+	// liveURL forces a GC: chatd's heap profile with ?gc=1 (then heapURL
+	// is read), the baselines' /debug/live (which answers HeapAlloc itself).
+	liveURL string
+	node    int  // cluster node id (0: not a cluster)
+	nats    bool // this node runs the cluster's embedded NATS server
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logFile *os.File
@@ -79,7 +82,8 @@ func (t Target) start(logDir string, node int, extra ...string) (*running, error
 		if r.heapURL == "" {
 			r.heapURL = r.admin + "/metrics"
 		}
-	case "baseline":
+		r.liveURL = r.admin + "/debug/pprof/heap?gc=1"
+	case "baseline", "nbio":
 		dport, err := freePort()
 		if err != nil {
 			return nil, err
@@ -87,6 +91,7 @@ func (t Target) start(logDir string, node int, extra ...string) (*running, error
 		daddr := "127.0.0.1:" + strconv.Itoa(dport)
 		args = append(args, "-debug-listen", daddr)
 		r.heapURL = "http://" + daddr + "/debug/vars"
+		r.liveURL = "http://" + daddr + "/debug/live"
 	}
 	args = append(args, t.Args...)
 	args = append(args, extra...)
@@ -162,6 +167,22 @@ func (r *running) sample() (bench.ProcStat, int64) {
 		s, _ = bench.ReadProcStat(r.pid)
 	}
 	return s, heapFrom(r.heapURL)
+}
+
+// liveHeap forces a garbage collection in the server and returns its Go
+// heap right after it (HeapAlloc after a GC: the live heap, plus only what
+// was allocated since); -1 when the server has no such endpoint.
+func (r *running) liveHeap() int64 {
+	if r.liveURL == "" {
+		return -1
+	}
+	if r.admin != "" {
+		if fetch(r.liveURL, 256<<20) == nil {
+			return -1
+		}
+		return heapFrom(r.heapURL)
+	}
+	return heapFrom(r.liveURL)
 }
 
 // heapFrom fetches url and finds a Go heap figure in it; -1 when there is none.
@@ -358,6 +379,19 @@ func (g *group) sample() (bench.ProcStat, int64) {
 		}
 	}
 	return s, heap
+}
+
+// liveHeap sums the live Go heap over the processes (-1 if any has none).
+func (g *group) liveHeap() int64 {
+	var heap int64
+	for _, r := range g.rs {
+		h := r.liveHeap()
+		if h < 0 {
+			return -1
+		}
+		heap += h
+	}
+	return heap
 }
 
 // nodes samples every process on its own: RSS, and from a chatd's

@@ -61,7 +61,7 @@ func (p *Plan) senders() int {
 
 // Command is one instruction of the coordinator, one JSON line on stdin.
 type Command struct {
-	Cmd string `json:"cmd"` // connect, measure, stop, report, storm, exit
+	Cmd string `json:"cmd"` // connect, measure (reset and arm), go (start sending), stop, report, storm, exit
 	// Measure: Open selects a fixed Rate (messages per second for this
 	// worker's senders together); otherwise each sender keeps Window
 	// messages in flight, sending the next when its own comes back.

@@ -64,7 +64,8 @@ type worker struct {
 
 // measureState is the sending half of a measurement.
 type measureState struct {
-	on      bool
+	on      bool // sending
+	armed   bool // counters reset, waiting for "go"
 	open    bool
 	rate    float64
 	window  int
@@ -236,8 +237,10 @@ func (w *worker) command(cmd Command, now int64) {
 		w.startMeasure(cmd, now)
 		w.c.Phase++
 		w.emit(Event{Ev: "progress"})
+	case "go":
+		w.goMeasure(now)
 	case "stop":
-		w.measure.on = false
+		w.measure.on, w.measure.armed = false, false
 		w.c.Phase++
 		w.emit(Event{Ev: "progress"})
 	case "report":

@@ -44,6 +44,18 @@ var (
 	mP99   = metric{"p99 latency", false, func(r *load.Result) float64 { return r.Latency.P99 }, "ms"}
 	mCPU   = metric{"server CPU per delivery", false, func(r *load.Result) float64 { return r.CPUPerDeliv }, "ns"}
 	mRSS   = metric{"server RSS per idle conn", false, func(r *load.Result) float64 { return r.BytesPerConn / 1024 }, "KiB"}
+	mLive  = metric{"live Go heap per idle conn", false, func(r *load.Result) float64 {
+		if r.LiveFull < 0 || r.LiveBefore < 0 {
+			return math.NaN()
+		}
+		return r.LivePerConn / 1024
+	}, "KiB"}
+	mEff = metric{"deliveries per server CPU-second", true, func(r *load.Result) float64 {
+		if r.CPUPerDeliv <= 0 {
+			return math.NaN()
+		}
+		return 1e9 / r.CPUPerDeliv
+	}, ""}
 	mLogin = metric{"handshake+login p99", false, func(r *load.Result) float64 { return r.Login.P99 }, "ms"}
 	mStorm = metric{"all back and logged in", false, func(r *load.Result) float64 { return r.StormSecs }, "s"}
 	mCRate = metric{"connect rate", true, func(r *load.Result) float64 { return r.ConnectRate }, "/s"}
@@ -52,13 +64,13 @@ var (
 func metricsOf(r *load.Result) []metric {
 	switch {
 	case r.Scenario == "connect":
-		return []metric{mRSS, mLogin, mCRate}
+		return []metric{mRSS, mLive, mLogin, mCRate}
 	case r.Scenario == "storm":
 		return []metric{mStorm, mLogin}
 	case strings.HasSuffix(r.Label, "/open"):
 		return []metric{mP99, mCPU}
 	default:
-		return []metric{mDeliv, mP99, mCPU}
+		return []metric{mDeliv, mP99, mCPU, mEff}
 	}
 }
 
@@ -132,11 +144,13 @@ const method = `**Method.** Every scenario starts a fresh process of each server
 	"Latency is the receive time minus the send time the sender wrote into the message content (one clock). " +
 	"*Closed loop*: each sender keeps W messages in flight and sends the next when its own comes back (maximum throughput). *Open loop*: a fixed send rate (latency at equal load). " +
 	"Loss is counted exactly: every sent message must reach every member (broadcast) or the target and the sender (private); the run fails otherwise. " +
-	"chatd's abuse limits (accept rate, connections per address, messages per second) are raised above the load (bench/load.ChatdLimits); the baseline has none. " +
+	"chatd's abuse limits (accept rate, connections per address, messages per second) are raised above the load (bench/load.ChatdLimits); the baselines have none. " +
+	"Two reference servers speak the same protocol: *baseline* (gorilla/websocket, two goroutines per connection, bench/baseline) and *nbio* (lesismal/nbio non-blocking mode: one poller, a few workers, frames combined per room, bench/nbiobaseline). " +
+	"*Live Go heap* is the heap right after a GC the benchmark forces once RSS is sampled (chatd: /debug/pprof/heap?gc=1 then /metrics; the baselines: /debug/live). " +
 	"*other CPU* is CPU time used by other processes on the machine during the window: the machine is shared, and a large value means the figures are noisy. " +
-	"*Could not complete*: when the baseline cannot finish a scenario's setup within its bound (all clients connected, logged in and aware of their whole room; e.g. the 10,000-member room, whose n(n+1)/2 = 50M login notices it cannot deliver in the time this suite gives it), " +
-	"the scenario is reported for it as \"baseline could not complete\" with the reason, its ratios are left out, and it is not a failure of the run. " +
-	"The run's exit status reflects chatd's results only: any chatd failure (a connection failed or dropped, a delivery lost or duplicated, an error message, a dead server) makes it non-zero; the baseline's problems are reported here and never change it.\n\n"
+	"*Could not complete*: when a baseline cannot finish a scenario's setup within its bound (all clients connected, logged in and aware of their whole room; e.g. the 10,000-member room, whose n(n+1)/2 = 50M login notices it cannot deliver in the time this suite gives it), " +
+	"the scenario is reported for it as \"<baseline> could not complete\" with the reason, its ratios are left out, and it is not a failure of the run. " +
+	"The run's exit status reflects chatd's results only: any chatd failure (a connection failed or dropped, a delivery lost or duplicated, an error message, a dead server) makes it non-zero; the baselines' problems are reported here and never change it.\n\n"
 
 // Markdown renders the report.
 func Markdown(run Run) string {
@@ -166,10 +180,10 @@ func failures(rs []load.Result) string {
 	for _, r := range rs {
 		switch {
 		case r.OK:
-		case r.Server == "baseline" && r.Incomplete:
-			fmt.Fprintf(&base, "- ⚪ **baseline could not complete %s** — %s\n", r.Label, strings.Join(r.Problems, "; "))
-		case r.Server == "baseline":
-			fmt.Fprintf(&base, "- ⚪ **baseline failed %s** — %s\n", r.Label, strings.Join(r.Problems, "; "))
+		case load.IsPeer(r.Server) && r.Incomplete:
+			fmt.Fprintf(&base, "- ⚪ **%s could not complete %s** — %s\n", r.Server, r.Label, strings.Join(r.Problems, "; "))
+		case load.IsPeer(r.Server):
+			fmt.Fprintf(&base, "- ⚪ **%s failed %s** — %s\n", r.Server, r.Label, strings.Join(r.Problems, "; "))
 		default:
 			fmt.Fprintf(&b, "- 🔴 **FAILED: %s on %s** — %s\n", r.Label, r.Server, strings.Join(r.Problems, "; "))
 		}
@@ -181,7 +195,7 @@ func failures(rs []load.Result) string {
 		out = "## Failures\n\n" + b.String() + "\n"
 	}
 	if base.Len() > 0 {
-		out += "## Baseline: not completed (reported, not a failure of the run)\n\n" + base.String() + "\n"
+		out += "## Baselines: not completed (reported, not a failure of the run)\n\n" + base.String() + "\n"
 	}
 	return out
 }
@@ -221,13 +235,11 @@ func summaryTable(rs []load.Result, srvs []string) string {
 	for _, s := range srvs {
 		fmt.Fprintf(&b, " %s |", s)
 	}
-	if len(srvs) == 2 {
-		fmt.Fprintf(&b, " %s vs %s |", srvs[0], srvs[1])
+	// One ratio column per server compared with the first (chatd).
+	for _, s := range srvs[min(1, len(srvs)):] {
+		fmt.Fprintf(&b, " %s vs %s |", srvs[0], s)
 	}
-	b.WriteString("\n|---|---|" + strings.Repeat("---:|", len(srvs)))
-	if len(srvs) == 2 {
-		b.WriteString("---:|")
-	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---:|", len(srvs)+max(len(srvs)-1, 0)))
 	b.WriteString("\n")
 	for _, label := range labels(rs) {
 		if onlyIncomplete(rs, label) {
@@ -244,7 +256,7 @@ func summaryTable(rs []load.Result, srvs []string) string {
 			var vals []float64
 			for _, s := range srvs {
 				r := find(rs, label, s)
-				if r == nil || (r.Incomplete && s == "baseline") {
+				if r == nil || (r.Incomplete && load.IsPeer(s)) {
 					if r != nil || incomplete(rs, label, s) != nil {
 						b.WriteString(" could not complete |")
 					} else {
@@ -255,14 +267,18 @@ func summaryTable(rs []load.Result, srvs []string) string {
 				}
 				v := mt.get(r)
 				vals = append(vals, v)
+				if math.IsNaN(v) {
+					b.WriteString(" n/a |")
+					continue
+				}
 				mark := ""
 				if !r.OK {
 					mark = " 🔴"
 				}
 				fmt.Fprintf(&b, " %s%s%s |", num(v), mt.unit, mark)
 			}
-			if len(srvs) == 2 {
-				b.WriteString(" " + advantage(vals[0], vals[1], mt.higher) + " |")
+			for _, v := range vals[min(1, len(vals)):] {
+				b.WriteString(" " + advantage(vals[0], v, mt.higher) + " |")
 			}
 			b.WriteString("\n")
 		}

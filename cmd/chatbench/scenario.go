@@ -15,13 +15,14 @@ import (
 
 // targetFlags are the servers a command runs against.
 type targetFlags struct {
-	chatd, baseline, addr, heapURL, loops string
-	pid                                   int
+	chatd, baseline, nbio, addr, heapURL, loops string
+	pid                                         int
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.chatd, "chatd", "", "chatd binary to start per scenario")
 	fs.StringVar(&t.baseline, "baseline", "", "baseline binary to start per scenario")
+	fs.StringVar(&t.nbio, "nbio", "", "nbio baseline binary (bench/nbiobaseline) to start per scenario")
 	fs.StringVar(&t.addr, "addr", "", "address of an already running server (instead of binaries)")
 	fs.IntVar(&t.pid, "pid", 0, "PID of the running server at -addr, for CPU and RSS")
 	fs.StringVar(&t.heapURL, "heap-url", "", "chatd metrics URL with the Go heap (optional)")
@@ -40,11 +41,14 @@ func (t *targetFlags) targets() ([]load.Target, error) {
 	if t.baseline != "" {
 		ts = append(ts, load.Target{Name: "baseline", Kind: "baseline", Bin: t.baseline})
 	}
+	if t.nbio != "" {
+		ts = append(ts, load.Target{Name: "nbio", Kind: "nbio", Bin: t.nbio})
+	}
 	if t.addr != "" {
 		ts = append(ts, load.Target{Name: "server", Addr: t.addr, PID: t.pid, HeapURL: t.heapURL})
 	}
 	if len(ts) == 0 {
-		return nil, errors.New("no target: give -chatd BIN, -baseline BIN or -addr HOST:PORT")
+		return nil, errors.New("no target: give -chatd BIN, -baseline BIN, -nbio BIN or -addr HOST:PORT")
 	}
 	return ts, nil
 }

@@ -29,8 +29,10 @@ func suites(size string) []load.Spec {
 	case "quick":
 		return []load.Spec{
 			{Scenario: "connect", Name: "connect-2000", Conns: 2000, RoomSize: 100, Rate: 2000, Hold: 2 * sec},
+			{Scenario: "connect", Name: "connect-2000-r5000", Conns: 2000, RoomSize: 100, Rate: 5000, Hold: 2 * sec},
 			{Scenario: "broadcast", Name: "broadcast-100", Conns: 100, RoomSize: 100, Rate: 2000, Senders: 10, Window: 8, OpenRate: 1000, Duration: 2 * sec},
 			{Scenario: "broadcast", Name: "broadcast-1000", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 4, OpenRate: 100, Duration: 2 * sec},
+			{Scenario: "broadcast", Name: "broadcast-1000-w1", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 1, Duration: 2 * sec},
 			{Scenario: "private", Name: "private-200", Conns: 400, Rate: 2000, Window: 4, OpenRate: 4000, Duration: 2 * sec},
 			{Scenario: "storm", Name: "storm-1000", Conns: 1000, RoomSize: 100, Rate: 2000},
 		}
@@ -48,8 +50,15 @@ func suites(size string) []load.Spec {
 	default:
 		return []load.Spec{
 			{Scenario: "connect", Name: "connect-15000", Conns: 15000, RoomSize: 100, Rate: 2000, Inflight: 2000, Hold: 10 * sec},
+			// The same at a 5,000/s ramp: a server restarted under a
+			// reconnect storm lives in what a fast ramp leaves behind.
+			{Scenario: "connect", Name: "connect-15000-r5000", Conns: 15000, RoomSize: 100, Rate: 5000, Inflight: 2000, Hold: 10 * sec},
 			{Scenario: "broadcast", Name: "broadcast-100", Conns: 100, RoomSize: 100, Rate: 2000, Senders: 10, Window: 8, OpenRate: 1000, Duration: 5 * sec},
 			{Scenario: "broadcast", Name: "broadcast-1000", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 4, OpenRate: 100, Duration: 5 * sec},
+			// Latency-bound broadcast, a chat room's normal shape: each of
+			// 10 senders has one message in flight (window 1), closed loop only.
+			{Scenario: "broadcast", Name: "broadcast-100-w1", Conns: 100, RoomSize: 100, Rate: 2000, Senders: 10, Window: 1, Duration: 5 * sec},
+			{Scenario: "broadcast", Name: "broadcast-1000-w1", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 1, Duration: 5 * sec},
 			// Building a room of n costs n(n+1)/2 login notices: 12.5M for
 			// 5,000 and 50M for 10,000, which the baseline (one write per
 			// message) cannot deliver in the time this suite has; its
@@ -76,10 +85,10 @@ func suiteMain(args []string) error {
 		return err
 	}
 	if *size == "100k" {
-		// The baseline has no cluster mode: the 100k run is chatd's.
-		targets = slices.DeleteFunc(targets, func(t load.Target) bool { return t.Kind == "baseline" })
+		// The baselines have no cluster mode: the 100k run is chatd's.
+		targets = slices.DeleteFunc(targets, func(t load.Target) bool { return t.Kind != "chatd" })
 		if len(targets) == 0 {
-			return errors.New("suite -size 100k: give -chatd BIN (the baseline has no cluster mode)")
+			return errors.New("suite -size 100k: give -chatd BIN (the baselines have no cluster mode)")
 		}
 	}
 	start := time.Now()
@@ -124,7 +133,7 @@ func suiteMain(args []string) error {
 func suiteFailed(rs []load.Result) error {
 	var own []load.Result
 	for _, r := range rs {
-		if r.Server != "baseline" {
+		if !load.IsPeer(r.Server) {
 			own = append(own, r)
 		}
 	}
