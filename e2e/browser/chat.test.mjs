@@ -59,8 +59,9 @@ function instrument() {
 }
 
 // open starts a page in its own browser context (own storage, own socket).
-async function open(t, { room, viewport = { width: 1100, height: 720 } } = {}) {
-  const context = await browser.newContext({ viewport });
+// device adds browser context options (a phone: isMobile, hasTouch).
+async function open(t, { room, viewport = { width: 1100, height: 720 }, device = {} } = {}) {
+  const context = await browser.newContext({ viewport, ...device });
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -318,5 +319,93 @@ test('narrow screen layout', async (t) => {
   console.log(`# screenshot: ${path.join(shotDir, 'chat-narrow.png')}`);
   await a.page.locator('#messages').click({ position: { x: 370, y: 300 } });
   await waitUntil(a.page, () => document.getElementById('sidebar').getBoundingClientRect().right <= 0, null, 'the sidebar to close');
+  assertClean(a);
+});
+
+// placeholderFit measures the composer's placeholder in the textarea's font
+// against the width its text gets (one line: the textarea is one row high).
+function placeholderFit(page) {
+  return page.locator('#input').evaluate((el) => {
+    const s = getComputedStyle(el);
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+    return {
+      placeholder: el.placeholder,
+      width: Math.ceil(ctx.measureText(el.placeholder).width),
+      room: Math.floor(el.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)),
+    };
+  });
+}
+
+// leftEdgeDeviation screenshots the page and returns how far (0-255, worst
+// channel) the pixels of its leftmost 6 columns beside the message list
+// differ from the page background: a hidden drawer must leave nothing there
+// (its shadow did: a grey strip). The PNG is decoded in a blank page.
+async function leftEdgeDeviation(client) {
+  const { page, context } = client;
+  const area = await page.locator('#messages').evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    const bg = getComputedStyle(document.body).backgroundColor.match(/\d+/g).map(Number);
+    return { top: Math.ceil(r.top) + 4, bottom: Math.floor(r.bottom) - 4, bg };
+  });
+  const png = (await page.screenshot()).toString('base64');
+  client.probe ??= await context.newPage();
+  return client.probe.evaluate(async ({ png, area }) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${png}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const g = c.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, area.top, 6, area.bottom - area.top).data;
+    let worst = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      for (let k = 0; k < 3; k++) worst = Math.max(worst, Math.abs(d[i + k] - area.bg[k]));
+    }
+    return worst;
+  }, { png, area });
+}
+
+async function waitEdgeClean(client, what) {
+  let worst;
+  for (const end = Date.now() + timeout; Date.now() < end;) {
+    if ((worst = await leftEdgeDeviation(client)) <= 3) return;
+  }
+  assert.fail(`${what}: the left edge differs from the background by ${worst}/255 (the hidden drawer shows)`);
+}
+
+test('phone screen 390x844: one-line placeholder without Shift+Enter; the hidden drawer leaves no strip', async (t) => {
+  const phone = { viewport: { width: 390, height: 844 }, device: { isMobile: true, hasTouch: true, deviceScaleFactor: 1 } };
+  const a = await login(await open(t, phone), `Pho-${run}`);
+  const b = await login(await open(t), `${'W'.repeat(26)}-${run}`); // 31 characters, near the 32 limit
+  await hasUser(a.page, b.name);
+  for (const priv of [false, true]) {
+    if (priv) {
+      await a.page.locator('#users-toggle').click();
+      await pickUser(a.page, b.name);
+    }
+    const fit = await placeholderFit(a.page);
+    assert.ok(fit.width <= fit.room, `placeholder ${JSON.stringify(fit.placeholder)} is ${fit.width}px wide, the textarea line ${fit.room}px`);
+    assert.doesNotMatch(fit.placeholder, /shift/i, 'a phone keyboard has no Shift+Enter');
+  }
+  await waitEdgeClean(a, 'drawer closed after picking a user');
+  await a.page.screenshot({ path: path.join(shotDir, 'chat-phone.png') });
+  console.log(`# screenshot: ${path.join(shotDir, 'chat-phone.png')}`);
+  await a.page.locator('#users-toggle').click();
+  await waitUntil(a.page, () => document.getElementById('sidebar').getBoundingClientRect().left >= 0, null, 'the drawer to open');
+  await a.page.screenshot({ path: path.join(shotDir, 'chat-phone-drawer.png') });
+  await a.page.locator('#messages').click({ position: { x: 370, y: 300 } });
+  await waitUntil(a.page, () => document.getElementById('sidebar').getBoundingClientRect().right <= 0, null, 'the drawer to close');
+  await waitEdgeClean(a, 'drawer closed by a tap beside it');
+  assertClean(a, b);
+});
+
+test('desktop placeholder keeps the keyboard hint', async (t) => {
+  const a = await login(await open(t), `Desk-${run}`);
+  const fit = await placeholderFit(a.page);
+  assert.match(fit.placeholder, /Shift\+Enter/);
+  assert.ok(fit.width <= fit.room, `desktop placeholder ${fit.width}px in ${fit.room}px`);
   assertClean(a);
 });

@@ -263,10 +263,25 @@
     el.targetName.textContent = priv ? state.users.get(uid) : 'Everyone';
     el.target.classList.toggle('private', priv);
     el.targetClear.hidden = !priv;
-    el.input.placeholder = priv
-      ? 'Private message to ' + state.users.get(uid) + '. Enter sends, Shift+Enter adds a line.'
-      : 'Write a message. Enter sends, Shift+Enter adds a line.';
+    setPlaceholder();
     markTarget();
+  }
+
+  // A phone (a narrow or touch-first screen) gets a short placeholder: the
+  // desktop one wraps in a 390px-wide composer and is cut in half, and a
+  // phone keyboard has no Shift+Enter. The target line above already names
+  // the recipient.
+  var compact = window.matchMedia('(max-width: 720px), (hover: none) and (pointer: coarse)');
+
+  function setPlaceholder() {
+    var priv = state.target !== 'all';
+    if (compact.matches) {
+      el.input.placeholder = priv ? 'Private message' : 'Message';
+      return;
+    }
+    el.input.placeholder = priv
+      ? 'Private message to ' + state.users.get(state.target) + '. Enter sends, Shift+Enter adds a line.'
+      : 'Write a message. Enter sends, Shift+Enter adds a line.';
   }
 
   function markTarget() {
@@ -610,6 +625,8 @@
     el.users.addEventListener('keydown', onUserKey);
     el.targetClear.addEventListener('click', function () { setTarget('all'); el.input.focus(); });
     el.usersToggle.addEventListener('click', toggleUsers);
+    if (compact.addEventListener) compact.addEventListener('change', setPlaceholder);
+    else compact.addListener(setPlaceholder); // Safari before 14
     el.composer.parentNode.addEventListener('click', closeUsers); // a tap beside the drawer closes it
     el.roomSwitch.addEventListener('click', openRoomForm);
     el.roomCancel.addEventListener('click', closeRoomForm);
@@ -621,6 +638,7 @@
       state.unread = 0;
       document.title = 'chatd #' + roomLabel(state.room);
     });
+    setPlaceholder();
     setStatus('offline');
     showLogin('');
   }
