@@ -32,6 +32,7 @@ type Report struct {
 	ChurnStuck  int           // of which got no user_list within LoginTimeout
 	ChurnFailed int           // of which failed otherwise (dial refused, closed)
 	ChurnMax    time.Duration // slowest churner login that completed
+	NodeFailed  int           // chatd node (re)starts that failed
 
 	// Probe: a fresh login into every room on every node.
 	Probes       int
@@ -56,11 +57,11 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "%s: sent %d, acked %d, refused %d, silently dropped %d; deliveries %d; "+
 		"lost %d (%d says, %d members), duplicates %d; order: %d pairs, %d members, %d inversions; "+
 		"gap %v (cross-node %v%s); churn logins %d, stuck %d, failed %d, slowest %v; "+
-		"probes %d: stuck %d, lists differing %d rooms, ghosts %d, missing %d; uids %d, reused %d",
+		"probes %d: stuck %d, lists differing %d rooms, ghosts %d, missing %d; uids %d, reused %d; node starts failed %d",
 		r.Scenario, r.Sent, r.Acked, r.Refused, r.Silent, r.Deliveries, r.Lost, r.LostSays, r.LostMembers, r.Duplicates,
 		r.OrderPairs, r.OrderMember, r.Inversions, r.MaxGap.Round(time.Millisecond), r.MaxCross.Round(time.Millisecond),
 		ifs(r.GapMember != "", ", at "+r.GapMember), r.ChurnLogins, r.ChurnStuck, r.ChurnFailed, r.ChurnMax.Round(time.Millisecond),
-		r.Probes, r.Stuck, r.ListMismatch, r.Ghosts, r.Missing, r.UIDs, r.Reused)
+		r.Probes, r.Stuck, r.ListMismatch, r.Ghosts, r.Missing, r.UIDs, r.Reused, r.NodeFailed)
 	for _, d := range r.Details {
 		b.WriteString("\n    " + d)
 	}
@@ -105,6 +106,7 @@ func (r *Report) Check(t testing.TB, w Want) {
 	fail(w.NoGhost && r.Ghosts > 0, "ghosts listed", r.Ghosts)
 	fail(w.NoStuck && r.Stuck > 0, "stuck probe logins", r.Stuck)
 	fail(w.NoStuck && r.ChurnStuck > 0, "stuck churner logins", r.ChurnStuck)
+	fail(w.NoStuck && r.NodeFailed > 0, "chatd node starts failed", r.NodeFailed)
 	fail(w.NoReuse && r.Reused > 0, "uids reused", r.Reused)
 	fail(w.MaxGap > 0 && r.MaxGap >= w.MaxGap, "chat gap", r.MaxGap)
 }

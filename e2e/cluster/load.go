@@ -58,6 +58,7 @@ type Load struct {
 	Rooms   []string
 	Start   time.Time // senders started
 	quit    chan struct{}
+	once    sync.Once
 	wg      sync.WaitGroup
 
 	// Set by Stop.
@@ -96,6 +97,7 @@ func (w *World) StartLoad(cfg LoadConfig) *Load {
 		cfg.LoginTimeout = 20 * time.Second
 	}
 	l := &Load{w: w, cfg: cfg, byName: make(map[string]*sender), quit: make(chan struct{})}
+	w.t.Cleanup(l.halt) // a test that fails before Stop
 	for r := range cfg.Rooms {
 		l.Rooms = append(l.Rooms, cfg.RoomPrefix+strconv.Itoa(r))
 	}
@@ -230,10 +232,15 @@ func (l *Load) run(s *sender, k int) {
 // Stop stops the senders and waits (up to maxWait) until no client has
 // received anything for quiet: what was in flight has arrived.
 func (l *Load) Stop(quiet, maxWait time.Duration) {
-	close(l.quit)
-	l.wg.Wait()
+	l.halt()
 	l.StopAt = time.Now()
 	l.w.Quiet(quiet, maxWait)
+}
+
+// halt stops the senders and churners and waits for them; idempotent.
+func (l *Load) halt() {
+	l.once.Do(func() { close(l.quit) })
+	l.wg.Wait()
 }
 
 // Quiet waits (up to maxWait) until no client has received anything for

@@ -6,15 +6,24 @@ import (
 )
 
 // TestSteady: three chatd nodes on a three-server NATS cluster under
-// steady load, no fault. Every invariant holds.
+// steady load, no fault, no member joining or leaving during the load
+// (with churners, see TestSteadyChurn, pending issue 9). Every invariant
+// holds.
 func TestSteady(t *testing.T) {
+	lc := Sizes(testing.Short())
+	lc.Churners = 0
+	r := RunLoad(t, "steady", Options{Nodes: -1}, lc, steadyTimings(), nil)
+	r.Check(t, All(gapBound()))
+}
+
+// steadyTimings runs the load 10 s (30 s in full mode) without a fault.
+func steadyTimings() Timings {
 	tm := DefaultTimings(testing.Short())
-	tm.Warmup = 10 * time.Second // the run itself: no fault follows
+	tm.Warmup = 10 * time.Second
 	if Full() {
 		tm.Warmup = 30 * time.Second
 	}
-	r := RunLoad(t, "steady", Options{Nodes: -1}, Sizes(testing.Short()), tm, nil)
-	r.Check(t, All(gapBound()))
+	return tm
 }
 
 // gapBound is the chat gap asserted: issue 9's 3 s in full mode; in the
