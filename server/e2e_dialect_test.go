@@ -220,3 +220,82 @@ func TestTextPingConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterMixedDialects: one room with members of both dialects on two
+// nodes. What crosses NATS is dialect-neutral; each node frames it for
+// its own members' dialects.
+func TestClusterMixedDialects(t *testing.T) {
+	nats := startNATS(t, "127.0.0.1:0")
+	opts := func(c *server.Config) { clusterOpt(nats.URL())(c); noTextPing(c) }
+	n1, n2 := startServer(t, opts), startServer(t, opts)
+	waitFor(t, 5*time.Second, "nodes healthy", func() bool { return n1.srv.ClusterHealthy() && n2.srv.ClusterHealthy() })
+
+	a, c := dial(t, n1.addr, "a"), dial(t, n1.addr, "c") // 2014, current on node 1
+	b, d := dial(t, n2.addr, "b"), dial(t, n2.addr, "d") // current, 2014 on node 2
+	ua := a.login("alice", "1")
+	pb := b.curLogin("bob&co", 1, ua.peer())
+	ub := user{mustUID(t, pb.id), pb.name}
+	a.expect(jLogin(ub))
+	pc := c.curLogin("carol", 1, ua.peer(), pb)
+	uc := user{mustUID(t, pc.id), pc.name}
+	a.expect(jLogin(uc))
+	b.expect(jCurLogin(pc))
+	ud := d.login("dave", `"1"`, ua, ub, uc)
+	a.expect(jLogin(ud))
+	b.expect(jCurLogin(ud.peer()))
+	c.expect(jCurLogin(ud.peer()))
+
+	b.send(curSayMsg("all", "所有人", "from bob"))
+	for _, cl := range []*wsClient{a, d} {
+		cl.expect(jSay(ub.uid, "from bob"))
+	}
+	for _, cl := range []*wsClient{b, c} {
+		cl.expect(jCurSay(pb, "all", "from bob"))
+	}
+	a.send(sayAll("from alice"))
+	for _, cl := range []*wsClient{a, d} {
+		cl.expect(jSay(ua.uid, "from alice"))
+	}
+	for _, cl := range []*wsClient{b, c} {
+		cl.expect(jCurSay(ua.peer(), "all", "from alice"))
+	}
+
+	// Private across nodes and dialects, both ways.
+	c.send(curSayMsg(strconv.FormatInt(ud.uid, 10), "dave", "carol to dave"))
+	d.expect(jPrivate(uc.uid, ud.uid, "carol to dave"))
+	c.expect(jCurSay(pc, strconv.FormatInt(ud.uid, 10), "<b>你对dave说: </b>carol to dave"))
+	a.send(sayMsg(pb.id, "alice to bob"))
+	b.expect(jCurSay(ua.peer(), pb.id, "<b>对你说: </b>alice to bob"))
+	a.expect(jPrivate(ua.uid, ub.uid, "alice to bob"))
+	c.send(curSayMsg(pb.id, "bob&co", "carol to bob"))
+	b.expect(jCurSay(pc, pb.id, "<b>对你说: </b>carol to bob"))
+	c.expect(jCurSay(pc, pb.id, "<b>你对bob&amp;co说: </b>carol to bob"))
+
+	b.close()
+	a.expect(jLogout(ub.uid))
+	d.expect(jLogout(ub.uid))
+	c.expect(jCurLogout(pb))
+	a.close()
+	c.expect(jCurLogout(ua.peer()))
+	d.expect(jLogout(ua.uid))
+}
+
+// TestClusterDialectResync: when NATS goes away and comes back, a member
+// of the current dialect sees the other node's member leave and come back
+// in its dialect, names included.
+func TestClusterDialectResync(t *testing.T) {
+	nats := startNATS(t, "127.0.0.1:0")
+	addr := nats.Addr()
+	opts := func(c *server.Config) { clusterOpt(nats.URL())(c); noTextPing(c) }
+	n1, n2 := startServer(t, opts), startServer(t, opts)
+	waitFor(t, 5*time.Second, "nodes healthy", func() bool { return n1.srv.ClusterHealthy() && n2.srv.ClusterHealthy() })
+	a, b := dial(t, n1.addr, "a"), dial(t, n2.addr, "b")
+	pa := a.curLogin("alice", 1)
+	ub := b.login("bob", "1", user{mustUID(t, pa.id), pa.name})
+	a.expect(jCurLogin(ub.peer()))
+
+	nats.Shutdown()
+	a.expect(jCurLogout(ub.peer()))
+	startNATS(t, addr)
+	a.expect(jCurLogin(ub.peer()))
+}
