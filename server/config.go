@@ -109,6 +109,13 @@ type Config struct {
 	// address's limits are charged, so one address refused with 429
 	// cannot spend it. Zero means 2000.
 	AcceptRate float64 `koanf:"accept_rate"`
+	// RefuseDelay is how long a connection refused by AcceptRate waits
+	// for its 503: a client that reconnects at once whenever a connection
+	// fails (workerman-chat's page has no back-off) then retries at most
+	// once per RefuseDelay, not in a tight loop. The connection costs no
+	// CPU while it waits (its input is discarded). Zero means 250ms;
+	// negative answers at once. At most 5s.
+	RefuseDelay time.Duration `koanf:"refuse_delay"`
 	// AcceptBurst is how many connections may arrive at once above
 	// AcceptRate. Zero means 1000.
 	AcceptBurst int `koanf:"accept_burst"`
@@ -210,6 +217,9 @@ func (c *Config) validate() error {
 	if c.PingInterval < 100*time.Millisecond {
 		return fmt.Errorf("%w: ping interval %v is below 100ms", ErrConfig, c.PingInterval)
 	}
+	if c.RefuseDelay > 5*time.Second {
+		return fmt.Errorf("%w: refuse delay %v is over 5s", ErrConfig, c.RefuseDelay)
+	}
 	if c.TextPingInterval > 0 && c.TextPingInterval < 100*time.Millisecond {
 		return fmt.Errorf("%w: text ping interval %v is below 100ms (negative disables it)", ErrConfig, c.TextPingInterval)
 	}
@@ -221,6 +231,7 @@ func (c *Config) normalizeLimits() {
 	setDefault(&c.MaxHandshakesPerIP, 64)
 	setDefault(&c.AcceptRate, 2000)
 	setDefault(&c.AcceptBurst, 1000)
+	setDefault(&c.RefuseDelay, 250*time.Millisecond)
 	setDefault(&c.MessageRate, 50)
 	setDefault(&c.MessageBurst, 100)
 	setDefault(&c.MaxRateLimited, 50)

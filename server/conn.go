@@ -20,6 +20,7 @@ const (
 	stHandshake connState = iota // waiting for the upgrade request
 	stOpen                       // WebSocket open
 	stClosing                    // close sent, waiting for the peer or CloseTimeout
+	stRefused                    // refused at accept, answer held until RefuseDelay (refuse.go)
 )
 
 // conn is the server's state for one connection. It implements room.Conn
@@ -64,8 +65,7 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s.stats.Accepted.Add(1)
 	open := s.stats.Open.Add(1)
 	if resp := s.ops.limits.admit(c, open); resp != nil {
-		c.state = stClosing // linger: the response goes out, input is discarded
-		return resp, gnet.None
+		return l.refuseAtOpen(c, resp)
 	}
 	return nil, gnet.None
 }
@@ -97,7 +97,7 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	} else if c.state == stOpen {
 		c.frames()
 	}
-	if c.state == stClosing {
+	if c.state == stClosing || c.state == stRefused {
 		_, _ = gc.Discard(-1)
 	}
 	c.l.flushOut(gc)

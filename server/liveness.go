@@ -41,6 +41,7 @@ func (l *loop) sweep() {
 			}
 		}
 	}
+	l.answerHeld(now)
 	l.shard.Flush()
 }
 

@@ -22,6 +22,7 @@ type loop struct {
 	out   []byte  // direct output (handshake replies, pongs, echo) of the current callback
 	esc   []byte  // HTML-escaping scratch of the current callback
 	swept int64   // unix nanos of the last sweep, 0 before the first
+	held  []held  // refusals waiting for RefuseDelay, oldest first (refuse.go)
 }
 
 func newLoop(s *Server, el gnet.EventLoop, sh *room.Shard) *loop {

@@ -120,6 +120,7 @@ func limitFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.Var((*stringList)(&cfg.TrustedProxies), "trusted-proxies", `comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed, e.g. 127.0.0.1/32 (default: none)`)
 	fs.Float64Var(&cfg.AcceptRate, "accept-rate", 0, "new connections accepted per second, 503 past it (default 2000)")
 	fs.IntVar(&cfg.AcceptBurst, "accept-burst", 0, "new connections accepted at once above accept-rate (default 1000)")
+	fs.DurationVar(&cfg.RefuseDelay, "refuse-delay", 0, "how long a connection refused by the accept rate waits for its 503, so that clients reconnecting at once retry at that pace; negative answers at once (default 250ms)")
 	fs.Float64Var(&cfg.MessageRate, "message-rate", 0, "messages per second per connection, rate_limited past it (default 50)")
 	fs.IntVar(&cfg.MessageBurst, "message-burst", 0, "messages at once above message-rate (default 100)")
 	fs.IntVar(&cfg.MaxRateLimited, "max-rate-limited", 0, "rate_limited errors before closing with 1008 (default 50)")
