@@ -243,7 +243,7 @@ func walkNested(v reflect.Value, prefix string, leaf func(string, reflect.Value)
 			if end != nil {
 				end()
 			}
-		case reflect.Func, reflect.Chan, reflect.Pointer, reflect.Interface, reflect.UnsafePointer, reflect.Map:
+		case reflect.Func, reflect.Chan, reflect.Pointer, reflect.Interface, reflect.UnsafePointer:
 		default:
 			leaf(prefix+name, v.Field(i))
 		}

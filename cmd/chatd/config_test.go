@@ -6,9 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func writeFile(t *testing.T, name, body string) string {
@@ -146,6 +149,34 @@ func TestPrintConfig(t *testing.T) {
 	_, third, _ := runChatd([]string{"-print-config", "-config", printed}, nil)
 	if !strings.Contains(third, `jwt_secret: "" # not printed: unset here`) {
 		t.Errorf("unset secret not shown as unset:\n%s", third)
+	}
+}
+
+// TestEverySettingLoads: each setting of the effective configuration, as
+// -print-config writes it, loads back to the same value, so a field added
+// to server.Config of a kind setValue cannot read fails here, not in
+// production.
+func TestEverySettingLoads(t *testing.T) {
+	c := fileConfig{}
+	c.Server.JWTSecret = "0123456789abcdef0123"
+	if err := c.normalize(); err != nil {
+		t.Fatal(err)
+	}
+	fields := fieldsOf(&c)
+	for _, k := range sortedKeys(fields) {
+		v := fields[k]
+		var raw any
+		b, err := yaml.Marshal(printable(v))
+		if err == nil {
+			err = yaml.Unmarshal(b, &raw)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		got := reflect.New(v.Type()).Elem()
+		if err := setValue(got, raw); err != nil || !reflect.DeepEqual(got.Interface(), v.Interface()) {
+			t.Errorf("setting %s printed as %q loads as %v, %v; want %v", k, b, got, err, v)
+		}
 	}
 }
 

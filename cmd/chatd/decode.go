@@ -224,6 +224,10 @@ func setSlice(v reflect.Value, raw any) error {
 	default:
 		return errNotList
 	}
+	if len(items) == 0 {
+		v.SetZero() // an empty list is the zero value, as everywhere
+		return nil
+	}
 	s := reflect.MakeSlice(v.Type(), len(items), len(items))
 	for i, it := range items {
 		if err := setValue(s.Index(i), it); err != nil {
