@@ -4,9 +4,17 @@
 // private messages. Each gnet event loop has one Shard: the loop's inbox
 // of room events and the loop-owned outbound queues of its members.
 //
+// Dialects: a member speaks the 2014 or the current workerman-chat
+// dialect (codec.Dialect), fixed by its first login. An event stays
+// dialect-neutral (codec.Event) until it is framed, once per dialect that
+// has members in the room (a room counts its members per dialect), never
+// per member; an inbox event carries one frame per dialect and the
+// fan-out picks each member's (encode.go). What crosses the bus between
+// nodes is the neutral event too.
+//
 // Sequencing: every room event (join, say, leave) is encoded and framed
-// once by the sender, then, while the room's mutex is held, appended to
-// the inbox of every loop that has members in the room. Inboxes are FIFO
+// once per dialect by the sender, then, while the room's mutex is held,
+// appended to the inbox of every loop that has members in the room. Inboxes are FIFO
 // and all appends for one room happen under that room's lock, so every
 // loop applies a room's events in the same order and every member sees
 // the room's messages in the same order. Membership changes travel through
