@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -175,6 +176,7 @@ func (n *Node) spawn() error {
 	}
 	cmd := exec.Command(n.bin, n.args()...)
 	cmd.Stdout, cmd.Stderr = n.logf, n.logf
+	cmd.Env = childEnv()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("node %d: %w", n.ID, err)
 	}
@@ -196,6 +198,18 @@ func (n *Node) spawn() error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return nil
+}
+
+// childEnv is this process's environment without the harness's own
+// variables: chatd refuses CHATD_* variables it does not know.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CHATD_FAULTS_") && !strings.HasPrefix(kv, "CHATD_E2E_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // Ready reports what the node's /readyz says (200 or not).
