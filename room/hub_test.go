@@ -330,3 +330,40 @@ func TestBigFrameToIdleMember(t *testing.T) {
 		t.Fatalf("cut off %d members; want 0", cut)
 	}
 }
+
+// TestBurstCapacityIsReleased: a burst (here 5,000 messages to a room of
+// 100 in one pass: thousands of inbox events and queued frames per shard)
+// must not leave its buffers' capacity behind once passes are small again,
+// the way a fast connect ramp did; a pass as large as the burst regrows them.
+func TestBurstCapacityIsReleased(t *testing.T) {
+	h := syncHub(2, Config{MaxOutbound: 1 << 30})
+	var ms []*Member
+	for i := 0; i < 100; i++ {
+		m := h.Shard(i % 2).NewMember(&nullConn{})
+		h.Login(m, "n", "")
+		ms = append(ms, m)
+	}
+	drainAll(h)
+	for i := 0; i < 5000; i++ {
+		_ = h.Say(ms[i%len(ms)], "burst")
+	}
+	drainAll(h)
+	for i := 0; i < 2; i++ {
+		if s := h.Shard(i); cap(s.queue) <= keepEntries || cap(s.spare) <= keepEntries {
+			t.Fatalf("shard %d after the burst: queue cap %d, inbox cap %d; the burst should have grown both past %d",
+				i, cap(s.queue), cap(s.spare), keepEntries)
+		}
+	}
+	for range leanPasses + 1 { // the inbox alternates between two buffers
+		_ = h.Say(ms[0], "calm")
+		drainAll(h)
+		drainAll(h)
+	}
+	for i := 0; i < 2; i++ {
+		s := h.Shard(i)
+		if cap(s.queue) > keepEntries || cap(s.spare) > keepEntries || cap(s.inbox) > keepEntries {
+			t.Errorf("shard %d after calm passes: queue cap %d, inbox caps %d and %d; want each <= %d",
+				i, cap(s.queue), cap(s.inbox), cap(s.spare), keepEntries)
+		}
+	}
+}

@@ -39,6 +39,9 @@ type Shard struct {
 	dirty   []*Member // members with queued frames
 	scratch []byte    // JSON encoding scratch for callers on this loop
 	wbuf    []byte    // coalescing buffer for multi-frame writes
+	// lean counts consecutive passes that used under a quarter of the
+	// queue's or the inbox's capacity (see shrink).
+	leanQueue, leanInbox int
 }
 
 // queued is one frame waiting for Flush. The frames of one member are
@@ -98,8 +101,37 @@ func (s *Shard) Drain() {
 		s.apply(&evs[i])
 		evs[i] = event{}
 	}
-	s.spare = evs[:0]
+	s.spare = shrink(evs[:0], len(evs), &s.leanInbox)
 	s.Flush()
+}
+
+// Past a burst (a connect ramp: thousands of joins and login notices per
+// pass) the inbox and the queue keep the burst's capacity for the life of
+// the process: the faster the ramp, the more. shrink lets a buffer of
+// more than keepEntries go once leanPasses passes in a row have used less
+// than a quarter of it; a room that is busy every pass keeps its buffer
+// (no reallocation per pass).
+const (
+	keepEntries = 4096
+	leanPasses  = 8
+)
+
+// shrink returns buf (emptied), or nil when its capacity is past
+// keepEntries and the last leanPasses passes, this one using used
+// entries, each used under a quarter of it.
+func shrink[T any](buf []T, used int, lean *int) []T {
+	if cap(buf) <= keepEntries {
+		return buf[:0] // (the inbox's other buffer may be the big one)
+	}
+	if used >= cap(buf)/4 {
+		*lean = 0
+		return buf[:0]
+	}
+	if *lean++; *lean < leanPasses {
+		return buf[:0]
+	}
+	*lean = 0
+	return nil
 }
 
 func (s *Shard) apply(e *event) {
@@ -193,7 +225,7 @@ func (s *Shard) Flush() {
 	}
 	s.dirty = s.dirty[:0]
 	clear(s.queue) // drop the frame references for the GC
-	s.queue = s.queue[:0]
+	s.queue = shrink(s.queue, len(s.queue), &s.leanQueue)
 }
 
 // write sends m's pending frames with one Write. Several frames are copied
