@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Real-browser test of the chat page: builds chatd, starts it on two free
-# loopback ports, and drives Debian's chromium (playwright-core, no browser
-# download) through chat.test.mjs. Self-contained and idempotent; exits with
-# the test's status.
+# Real-browser tests: builds chatd, starts it on two free loopback ports,
+# and drives Debian's chromium (playwright-core, no browser download)
+# through chat.test.mjs (chatd's page) and current.test.mjs (a page of the
+# current workerman-chat dialect, current-page.html). Self-contained and
+# idempotent; exits with the tests' status.
 #
 #   e2e/browser/run.sh                      # build, start, test
-#   CHATD_WEB_URL=http://127.0.0.1:55151/ e2e/browser/run.sh   # test a running server
+#   CHATD_WEB_URL=http://127.0.0.1:55151/ CHATD_CHAT_ADDR=127.0.0.1:7272 e2e/browser/run.sh   # test a running server
 #   SCREENSHOT_DIR=/some/dir e2e/browser/run.sh                # keep screenshots there
 set -euo pipefail
 
@@ -74,11 +75,13 @@ if [ -z "${CHATD_WEB_URL:-}" ]; then
 	log "building chatd"
 	(cd "$root" && go build -o "$tmp/chatd" ./cmd/chatd)
 	read -r chat_port web_port < <(free_ports)
-	"$tmp/chatd" -listen "127.0.0.1:$chat_port" -web-listen "127.0.0.1:$web_port" >"$tmp/chatd.log" 2>&1 &
+	# A 1 s text ping, so that current.test.mjs sees the page answer one.
+	"$tmp/chatd" -listen "127.0.0.1:$chat_port" -web-listen "127.0.0.1:$web_port" -text-ping-interval 1s >"$tmp/chatd.log" 2>&1 &
 	pid=$!
 	wait_port "$chat_port"
 	wait_port "$web_port"
 	export CHATD_WEB_URL="http://127.0.0.1:$web_port/"
+	export CHATD_CHAT_ADDR="127.0.0.1:$chat_port"
 	log "chatd (pid $pid) chat port $chat_port, web $CHATD_WEB_URL"
 fi
 
@@ -87,5 +90,6 @@ log "screenshots go to $SCREENSHOT_DIR"
 cd "$here"
 status=0
 # A guard against a hung browser, not a time budget: the machine is shared.
-timeout 300 node --test --test-concurrency=1 chat.test.mjs || status=$?
+export CHATD_CHAT_ADDR="${CHATD_CHAT_ADDR:-$(node -e 'console.log(new URL(process.argv[1]).hostname)' "$CHATD_WEB_URL"):7272}"
+timeout 300 node --test --test-concurrency=1 chat.test.mjs current.test.mjs || status=$?
 exit "$status"
