@@ -88,10 +88,13 @@ type Config struct {
 	// a trusted proxy (then it is checked at the handshake).
 	MaxConnsPerIP int `koanf:"max_conns_per_ip"`
 	// MaxHandshakesPerIP limits the connections of one client address
-	// that have not completed their upgrade (slow, idle or refused
-	// handshakes, which cost the server work and a descriptor each).
-	// Zero means 64. Past it a new connection gets 429 ("too many
-	// handshakes in progress from your address"). Connections from a
+	// that have not completed their upgrade: handshakes in progress, and
+	// refusals waiting (up to CloseTimeout) for the client to close. Each
+	// costs the server a descriptor. Zero means 64. Past it a new
+	// connection gets 429 ("too many handshakes in progress from your
+	// address") and is closed at once, without waiting, as is any other
+	// refusal of an address at this limit: so one address cannot fill
+	// MaxConns with refused connections it keeps open. Connections from a
 	// trusted proxy are not counted: their client is known only once the
 	// request is read.
 	MaxHandshakesPerIP int `koanf:"max_handshakes_per_ip"`

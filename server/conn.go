@@ -36,7 +36,7 @@ type conn struct {
 	state  connState
 	echo   bool        // the /echo endpoint
 	shut   bool        // write side shut down after the close frame
-	pend   bool        // counted as a handshake in progress of ip (limits.go)
+	adm    admission   // how ip counts this connection (limits.go)
 	rate   bucket      // message token bucket (limits.go)
 	ip     netip.Addr  // client address counted by the per-address limit; zero if none
 	id     *identity   // what the client's token fixes; nil without auth
@@ -64,7 +64,11 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l.add(c)
 	s.stats.Accepted.Add(1)
 	open := s.stats.Open.Add(1)
-	if resp := s.ops.limits.admit(c, open); resp != nil {
+	if resp, linger := s.ops.limits.admit(c, open); resp != nil {
+		if !linger {
+			c.state = stClosing
+			return resp, gnet.Close
+		}
 		return l.refuseAtOpen(c, resp)
 	}
 	return nil, gnet.None

@@ -206,3 +206,41 @@ func (rc *hRawConn) response(t *testing.T) hResp {
 	b, _ := io.ReadAll(resp.Body)
 	return hResp{resp.StatusCode, strings.TrimSpace(string(b))}
 }
+
+// TestLimitsRefusedDoNotFillServer: an address whose refused connections
+// never close (it reads its 429 and holds the socket) cannot fill
+// MaxConns with them: past MaxHandshakesPerIP lingering refusals, its
+// new connections are closed at once, and a newcomer from another
+// address still gets in.
+func TestLimitsRefusedDoNotFillServer(t *testing.T) {
+	hs := hStart(t, func(c *server.Config) {
+		c.MaxConns, c.MaxConnsPerIP, c.MaxHandshakesPerIP = 100, 3, 8
+		c.CloseTimeout = 30 * time.Second // the refusals would linger all test long
+	})
+	const flooder, newcomer = "127.0.0.2", "127.0.0.3"
+	for i := 0; i < 3; i++ {
+		if _, st, body := wsFrom(t, hs.addr, flooder, nil); st != 101 {
+			t.Fatalf("flooder connection %d: %d %q; want 101", i, st, body)
+		}
+	}
+	var refused int
+	for i := 0; i < 300; i++ {
+		nc, err := fromDialer(flooder).Dial("tcp", hs.addr)
+		if err != nil {
+			continue // the server may reset it at once: that is the point
+		}
+		t.Cleanup(func() { _ = nc.Close() })
+		if i < 8 {
+			rc := &hRawConn{nc: nc, br: bufio.NewReader(nc)}
+			if resp := rc.response(t); resp.code != 429 {
+				t.Fatalf("refused connection %d: %d %q; want 429", i, resp.code, resp.body)
+			}
+			refused++
+		}
+	}
+	open := hs.srv.Stats().Open.Load()
+	t.Logf("open connections after the flood: %d (%d refusals read)", open, refused)
+	if _, st, body := wsFrom(t, hs.addr, newcomer, nil); st != 101 {
+		t.Fatalf("newcomer from %s: %d %q; want 101 (open %d)", newcomer, st, body, open)
+	}
+}

@@ -72,46 +72,77 @@ func httpRefusal(status int, reason string) []byte {
 	return append(append(b[:i:i], "\r\nRetry-After: 1"...), b[i:]...)
 }
 
+// admission is what a connection is counted as in its address's ipCount.
+type admission uint8
+
+const (
+	admNone     admission = iota // not counted (trusted proxy, or closed at once)
+	admPending                   // conns and pending: in its handshake
+	admOpen                      // conns: upgraded, or admitted at the handshake
+	admRefusing                  // pending: refused at accept, lingering until it closes
+)
+
 // admit decides on a new connection before anything is read from it. It
-// returns nil to go on, or the response to send before closing. On
-// success c.ip is set when the peer's address was counted.
+// returns nil to go on, or the response to send; linger then says whether
+// to linger until the peer closes (the response is sure to arrive), or to
+// close at once. On success c.ip is set when the peer's address was
+// counted.
 //
 // The per-address limits come before the accept bucket: the bucket is
 // shared by every client, so a connection refused for its own address
 // must not spend it (a flooder would otherwise turn its 429s into 503s
 // for everyone). A trusted proxy's connection is charged at the
 // handshake, once its client's address is known (admitForwarded).
-func (lm *limiter) admit(c *conn, open int64) []byte {
-	if open > int64(lm.cfg.MaxConns) {
+//
+// A refusal lingers (up to CloseTimeout) and holds a descriptor
+// meanwhile; it counts as one of its address's MaxHandshakesPerIP
+// unfinished connections, and an address that already has that many
+// gets its refusals closed at once: otherwise one address that keeps
+// its refused sockets open could fill MaxConns for everyone.
+func (lm *limiter) admit(c *conn, open int64) (resp []byte, linger bool) {
+	full := open > int64(lm.cfg.MaxConns)
+	if full {
 		lm.refusedLimit.Add(1)
 		lm.warnFull(open)
-		return respTooManyConns
 	}
 	peer := remoteAddr(c.gc)
 	if !peer.IsValid() || lm.trusted(peer) {
-		return nil
+		if full {
+			return respTooManyConns, true
+		}
+		return nil, false
 	}
 	lm.mu.Lock()
 	defer lm.mu.Unlock()
 	n := lm.perIP[peer]
 	switch {
+	case full:
+		resp = respTooManyConns
 	case n.conns >= int32(lm.cfg.MaxConnsPerIP):
 		lm.refusedPerIP.Add(1)
-		return respPerIP
+		resp = respPerIP
 	case n.pending >= int32(lm.cfg.MaxHandshakesPerIP):
 		lm.refusedPending.Add(1)
-		return respPending
+		resp = respPending
 	case !lm.takeAccept(time.Now().UnixNano()):
 		// The real clock, not the server's coarse one: a burst smaller
 		// than a tick of AcceptRate would otherwise cap the rate.
 		lm.refusedLimit.Add(1)
-		return respAcceptRate
+		resp = respAcceptRate
+	default:
+		n.conns++
+		n.pending++
+		lm.perIP[peer] = n
+		c.ip, c.adm = peer, admPending
+		return nil, false
 	}
-	n.conns++
+	if n.pending >= int32(lm.cfg.MaxHandshakesPerIP) {
+		return resp, false
+	}
 	n.pending++
 	lm.perIP[peer] = n
-	c.ip, c.pend = peer, true
-	return nil
+	c.ip, c.adm = peer, admRefusing
+	return resp, true
 }
 
 // warnFull logs that MaxConns is reached, at most once a second.
@@ -164,14 +195,14 @@ func (lm *limiter) admitForwarded(c *conn, xff []byte) error {
 	if addr.IsValid() {
 		n.conns++
 		lm.perIP[addr] = n
-		c.ip = addr
+		c.ip, c.adm = addr, admOpen
 	}
 	return nil
 }
 
 // upgraded ends c's handshake: it no longer counts as pending.
 func (lm *limiter) upgraded(c *conn) {
-	if !c.pend {
+	if c.adm != admPending {
 		return
 	}
 	lm.mu.Lock()
@@ -179,27 +210,29 @@ func (lm *limiter) upgraded(c *conn) {
 	n.pending--
 	lm.perIP[c.ip] = n
 	lm.mu.Unlock()
-	c.pend = false
+	c.adm = admOpen
 }
 
 // release uncounts c's address when it closes.
 func (lm *limiter) release(c *conn) {
-	if !c.ip.IsValid() {
+	if c.adm == admNone {
 		return
 	}
 	lm.mu.Lock()
 	n := lm.perIP[c.ip]
-	n.conns--
-	if c.pend {
+	if c.adm != admRefusing {
+		n.conns--
+	}
+	if c.adm != admOpen {
 		n.pending--
 	}
-	if n.conns > 0 {
+	if n.conns > 0 || n.pending > 0 {
 		lm.perIP[c.ip] = n
 	} else {
 		delete(lm.perIP, c.ip)
 	}
 	lm.mu.Unlock()
-	c.ip, c.pend = netip.Addr{}, false
+	c.ip, c.adm = netip.Addr{}, admNone
 }
 
 func (lm *limiter) trusted(a netip.Addr) bool {
