@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test lint test-scripts test-go test-fuzz test-browser test-nginx check fuzz bench bench-build bench-100k clean
+.PHONY: all build run test lint test-scripts test-go test-fuzz test-faults test-browser test-nginx check fuzz bench bench-build bench-100k clean
 
 all: build
 
@@ -42,6 +42,13 @@ test-go:
 test-fuzz:
 	$(MAKE) fuzz FUZZTIME=50000x
 
+## test-faults: the cluster fault scenarios of e2e/cluster (a real
+## 3-server NATS cluster, 3 chatd nodes, NATS servers and nodes killed
+## under chat load, invariants checked); CHATD_FAULTS_FULL=1 for issue 9's
+## full sizes.
+test-faults:
+	$(GO) test -count=1 -timeout 30m -v ./e2e/cluster/
+
 test-browser:
 	bash e2e/browser/run.sh
 
@@ -64,8 +71,10 @@ check: lint test-go
 ## fuzz: each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
 fuzz:
-	@for t in $$($(GO) test -list 'Fuzz.*' ./codec/ | grep ^Fuzz); do \
-		echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./codec/ || exit 1; \
+	@for p in ./codec/ ./room/; do \
+		for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+			echo "== $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
 	done
 
 ## bench: the load benchmark (bench/README.md): builds chatd, the gorilla

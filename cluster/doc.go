@@ -1,33 +1,39 @@
-// Package cluster joins chatd nodes into one chat over NATS. It
-// implements room.Bus: the room package decides what to publish and how
-// to apply what arrives; this package moves the bytes and watches the
-// other nodes.
+// Package cluster joins chatd nodes into one chat over NATS JetStream.
+// It implements room.Cluster: the room package applies events; this
+// package keeps each room's replicated log, brings every open room's
+// events to the hub strictly in log order, and watches the other nodes.
 //
-// Subjects (Prefix "chatd" by default):
+// Subjects (Prefix "chatd" by default; room ids base64url-encoded):
 //
-//	chatd.r.<room>    a room's stream: joins, says, leaves, markers,
-//	                  evictions, reconciles. Captured by the JetStream
-//	                  memory stream CHATD_ROOMS, whose sequence is the
-//	                  room's order (sequence.go).
-//	chatd.o.<room>    the same events republished by the stream in its
-//	                  order; subscribed only by nodes with members in the
-//	                  room (chatd.r.<room> itself without JetStream).
-//	chatd.h.<room>    snapshot requests, a queue group of the nodes that
-//	                  hold the room's list (no responders: empty room).
-//	chatd.n.<node>    a node's inbox (private messages); answers come
-//	                  back on chatd.n.<node>.<from uid>.
-//	chatd.hb          heartbeats: a node silent for NodeTTL is gone and
-//	                  its members are evicted from every room.
+//	chatd.r.<room>  a room's log: the subjects of the JetStream stream
+//	                CHATD_ROOMS (replicated; R3 on a 3+ server cluster).
+//	                A stream sequence is a log position.
+//	chatd.o.<room>  every stored event again, republished by the stream
+//	                leader in sequence order with Nats-Sequence and
+//	                Nats-Last-Sequence (the previous sequence of the same
+//	                room): a gap is detected, never trusted away.
+//	chatd.n.<node>  a node's inbox (private messages); answers come back
+//	                on chatd.n.<node>.<from uid>.
+//	chatd.hb        heartbeats (node, boot): a node silent for NodeTTL,
+//	                or back with a new boot, has its members evicted.
 //
-// Room ids are base64url-encoded in subjects (any string is a room id).
+// KV bucket CHATD_STATE: room.<room> holds a room's latest checkpoint (its
+// list as of a log sequence, written by the lowest node with members
+// every CheckpointEvery events); uid.<node> holds the next free uid
+// counter of a node, reserved in blocks, so uids are never reused.
 //
-// Threads: the event loops never call NATS. Stream.Publish and friends
-// append to the bus queue (a mutex and a slice) and one bus goroutine
-// issues every publish, subscribe and unsubscribe in queue order, so a
-// room's SUB reaches the server before its first PUB and a node's events
-// leave in the order the rooms sequenced them. NATS delivers each
-// subscription on its own goroutine; those call the hub, which hands
-// frames to the loops through the shards' inboxes. A control goroutine
-// sends heartbeats, expires silent nodes and turns connection changes
-// into Hub.BusDown / Hub.BusUp.
+// A node opening a room subscribes to its republished subject, reads the
+// checkpoint, then reads the log after it (JetStream message get, next by
+// subject) until its end, and only then applies live events, each of
+// which must follow the last applied one of the room; otherwise (a gap:
+// a dropped message, a leader change, a reconnect) it repairs from the
+// log the same way. Appends wait for the stream's ack, retried with the
+// same message id (deduplicated by the stream); says and logins give up
+// after AppendTimeout and their senders get an error, leaves and
+// evictions are retried until they are in the log.
+//
+// Goroutines per node, whatever the number of rooms: the publisher, the
+// dispatcher (one channel shared by every room subscription), the worker
+// (syncs, repairs, checkpoints, uid blocks) and the control loop
+// (heartbeats, liveness, connection changes), plus nats.go's own.
 package cluster

@@ -2,20 +2,136 @@ package cluster
 
 import (
 	"encoding/binary"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"chatd/room"
 )
 
-// runControl turns connection changes into Hub.BusDown / Hub.BusUp,
-// sends heartbeats and evicts silent nodes. Any loss of the connection,
-// however short, means messages were lost: the hub goes down and up
-// again, so every room resynchronises.
+// liveness tracks the nodes whose members this node lists. A member is
+// evicted (KindEvict appended to each room that lists it) when its node
+// has been silent for NodeTTL, or as soon as the node's heartbeat shows
+// a new boot (it restarted with the same id: its old members are gone).
+type liveness struct {
+	n *Node
+
+	// Guarded by mu.
+	mu      sync.Mutex
+	seen    map[uint64]seenNode      // node -> its last heartbeat
+	watched map[room.Owner]time.Time // listed owners -> when first watched
+	evict   []room.Owner             // owners to evict, by the control loop
+}
+
+type seenNode struct {
+	boot uint64
+	at   time.Time
+}
+
+func (l *liveness) init(n *Node) {
+	l.n = n
+	l.seen = make(map[uint64]seenNode)
+	l.watched = make(map[room.Owner]time.Time)
+}
+
+// Watch implements room.Cluster. It is called with a room's mutex held:
+// evictions are left to the control loop.
+func (n *Node) Watch(o room.Owner) {
+	if o == (room.Owner{Node: n.id, Boot: n.boot}) {
+		return
+	}
+	l := &n.live
+	l.mu.Lock()
+	if _, ok := l.watched[o]; !ok {
+		l.watched[o] = time.Now()
+		if s, ok := l.seen[o.Node]; (ok && s.boot != o.Boot) || o.Node == n.id {
+			l.evict = append(l.evict, o) // an older incarnation
+		}
+	}
+	l.mu.Unlock()
+	if len(l.evict) > 0 {
+		n.poke()
+	}
+}
+
+func (n *Node) heartbeat() {
+	b := binary.AppendUvarint(nil, n.id)
+	_ = n.nc.Publish(n.cfg.Prefix+".hb", binary.AppendUvarint(b, n.boot))
+}
+
+func (l *liveness) onHeartbeat(m *nats.Msg) {
+	id, k := binary.Uvarint(m.Data)
+	if k <= 0 {
+		return
+	}
+	boot, k2 := binary.Uvarint(m.Data[k:])
+	if k2 <= 0 || id == l.n.id && boot == l.n.boot {
+		return
+	}
+	l.mu.Lock()
+	l.seen[id] = seenNode{boot, time.Now()}
+	kick := false
+	for o := range l.watched {
+		if o.Node == id && o.Boot != boot {
+			l.evict = append(l.evict, o)
+			kick = true
+		}
+	}
+	l.mu.Unlock()
+	if kick {
+		l.n.poke()
+	}
+}
+
+// expire queues the eviction of every watched owner whose node is silent.
+func (l *liveness) expire(ttl time.Duration) {
+	now := time.Now()
+	l.mu.Lock()
+	for o, since := range l.watched {
+		s, ok := l.seen[o.Node]
+		if (!ok && now.Sub(since) > ttl) || (ok && s.boot == o.Boot && now.Sub(s.at) > ttl) {
+			l.evict = append(l.evict, o)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// reset gives every node a fresh NodeTTL: while this node was cut off it
+// heard nobody.
+func (l *liveness) reset() {
+	now := time.Now()
+	l.mu.Lock()
+	for id, s := range l.seen {
+		l.seen[id] = seenNode{s.boot, now}
+	}
+	for o := range l.watched {
+		l.watched[o] = now
+	}
+	l.mu.Unlock()
+}
+
+// take returns the owners to evict and forgets them.
+func (l *liveness) take() []room.Owner {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ev := l.evict
+	l.evict = nil
+	for _, o := range ev {
+		delete(l.watched, o)
+	}
+	return ev
+}
+
+// runControl turns connection changes into a resync of every room, sends
+// heartbeats, evicts the members of gone nodes and checks that no room
+// waits for an event it was acked or silently missed.
 func (n *Node) runControl() {
 	tick := time.NewTicker(n.cfg.Heartbeat)
 	defer tick.Stop()
 	up := false
 	var drops uint64
+	refreshed := time.Now()
 	for {
 		select {
 		case <-n.quit:
@@ -24,79 +140,50 @@ func (n *Node) runControl() {
 		case <-tick.C:
 			if up {
 				n.heartbeat()
-				n.expire()
+				n.live.expire(n.cfg.NodeTTL)
+				n.checkFeeds()
+				if time.Since(refreshed) > n.cfg.RoomLogAge/4 {
+					refreshed = time.Now()
+					for _, f := range n.feeds.all() {
+						n.work.checkpoint(f)
+					}
+				}
 			}
 		}
-		if d := n.drops.Load(); d != drops && up {
+		if d := n.drops.Load(); d != drops || (up && !n.nc.IsConnected()) {
 			drops = d
 			up = false
-			n.log.Warn("cluster: nats connection lost; serving local members only", "node", n.id)
-			n.hub.BusDown()
 		}
 		if !up && n.nc.IsConnected() {
-			drops = n.drops.Load()
 			up = true
-			n.resetSeen()
 			n.log.Info("cluster: nats connected; resynchronising rooms", "node", n.id, "url", n.nc.ConnectedUrl())
-			n.hub.BusUp()
+			n.live.reset()
+			n.work.ensure()
+			for _, f := range n.feeds.all() {
+				f.mu.Lock()
+				f.toRepair()
+				f.mu.Unlock()
+				n.work.sync(f)
+			}
 			n.heartbeat()
 		}
-		if up && !n.nc.IsConnected() {
-			up = false
-			n.hub.BusDown()
+		for _, o := range n.live.take() {
+			n.metrics.Evictions.Add(1)
+			n.log.Warn("cluster: evicting the members of a gone node", "node", o.Node, "boot", o.Boot)
+			n.hub.Evict(o)
 		}
 	}
 }
 
-func (n *Node) heartbeat() {
-	_ = n.nc.Publish(n.cfg.Prefix+".hb", binary.AppendUvarint(nil, n.id))
-}
-
-func (n *Node) onHeartbeat(m *nats.Msg) {
-	id, k := binary.Uvarint(m.Data)
-	if k <= 0 || id == n.id {
-		return
-	}
-	n.lmu.Lock()
-	n.seen[id] = time.Now()
-	n.lmu.Unlock()
-}
-
-// Watch implements room.Bus: a node first seen in a room's list gets a
-// full NodeTTL to send a heartbeat.
-func (n *Node) Watch(node uint64) {
-	n.lmu.Lock()
-	if _, ok := n.seen[node]; !ok {
-		n.seen[node] = time.Now()
-	}
-	n.lmu.Unlock()
-}
-
-// resetSeen gives every known node a fresh NodeTTL: while this node was
-// cut off it heard nobody.
-func (n *Node) resetSeen() {
-	now := time.Now()
-	n.lmu.Lock()
-	for id := range n.seen {
-		n.seen[id] = now
-	}
-	n.lmu.Unlock()
-}
-
-// expire evicts the members of every node silent for NodeTTL.
-func (n *Node) expire() {
-	now := time.Now()
-	var gone []uint64
-	n.lmu.Lock()
-	for id, t := range n.seen {
-		if now.Sub(t) > n.cfg.NodeTTL {
-			gone = append(gone, id)
-			delete(n.seen, id)
+// checkFeeds repairs rooms that wait for an acked event of ours or have
+// been silent: their last event may have been lost on the way.
+func (n *Node) checkFeeds() {
+	for _, f := range n.feeds.all() {
+		if f.overdue(n.cfg.SyncTimeout/2) || f.idle(5*n.cfg.Heartbeat) {
+			f.mu.Lock()
+			f.lastLive = time.Now()
+			f.mu.Unlock()
+			n.work.repair(f)
 		}
-	}
-	n.lmu.Unlock()
-	for _, id := range gone {
-		n.log.Warn("cluster: node silent, evicting its members", "node", id, "ttl", n.cfg.NodeTTL)
-		n.hub.NodeGone(id)
 	}
 }

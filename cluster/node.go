@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"context"
+	crand "crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"chatd/room"
 )
@@ -36,11 +39,26 @@ type Config struct {
 	// NodeTTL is how long a node may be silent before its members are
 	// evicted. Zero means 5s.
 	NodeTTL time.Duration
-	// SyncTimeout bounds a room snapshot request. Zero means 2s.
+	// SyncTimeout bounds one JetStream request (a log read, a checkpoint).
+	// Zero means 2s.
 	SyncTimeout time.Duration
+	// AppendTimeout is how long a login or a say may wait for the log's
+	// ack before its sender gets an error. Zero means 5s.
+	AppendTimeout time.Duration
 	// ReconnectWait is the pause between reconnection attempts. Zero
 	// means 250ms.
 	ReconnectWait time.Duration
+	// Replicas is the rooms stream's replication factor. Zero means 3 if
+	// the NATS cluster has 3 or more JetStream servers, else 1.
+	Replicas int
+	// Memory keeps the rooms stream in memory instead of on disk (a full
+	// NATS restart then loses the logs; the nodes re-announce their
+	// members).
+	Memory bool
+	// RoomLogMax is the most events kept per room. Zero means 10,000.
+	RoomLogMax int64
+	// RoomLogAge is how long a room event is kept. Zero means 24h.
+	RoomLogAge time.Duration
 	// Logger receives the node's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -49,56 +67,57 @@ func (c *Config) normalize() {
 	if c.Prefix == "" {
 		c.Prefix = "chatd"
 	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = time.Second
-	}
-	if c.NodeTTL <= 0 {
-		c.NodeTTL = 5 * time.Second
-	}
-	if c.SyncTimeout <= 0 {
-		c.SyncTimeout = 2 * time.Second
-	}
-	if c.ReconnectWait <= 0 {
-		c.ReconnectWait = 250 * time.Millisecond
-	}
+	setDefault(&c.Heartbeat, time.Second)
+	setDefault(&c.NodeTTL, 5*time.Second)
+	setDefault(&c.SyncTimeout, 2*time.Second)
+	setDefault(&c.AppendTimeout, 5*time.Second)
+	setDefault(&c.ReconnectWait, 250*time.Millisecond)
+	setDefault(&c.RoomLogMax, 10000)
+	setDefault(&c.RoomLogAge, 24*time.Hour)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 }
 
+func setDefault[T int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
 // Node is this process's membership in a cluster: the NATS connection,
-// the bus queue and the watch over the other nodes. It implements
-// room.Bus.
+// the rooms' log and the watch over the other nodes. It implements
+// room.Cluster.
 type Node struct {
 	// Immutable after Dial (hub: after Start).
-	cfg  Config
-	log  *slog.Logger
-	nc   *nats.Conn
-	id   uint64
-	hub  *room.Hub
-	quit chan struct{}
-	done chan struct{} // closed when the bus and control goroutines exit
-	kick chan struct{} // connection state changed
+	cfg    Config
+	log    *slog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	id     uint64
+	boot   uint64
+	hub    *room.Hub
+	stream string
+	quit   chan struct{}
+	done   chan struct{} // closed when the node's goroutines exit
+	kick   chan struct{} // connection state changed
+	msgs   chan *nats.Msg
 
-	// Guarded by qmu: the bus queue.
-	qmu    sync.Mutex
-	queue  []op
-	wake   chan struct{}
-	killed bool
-
-	// Owned by the bus goroutine: the JetStream stream that sequences the
-	// rooms, ensured once per connection epoch.
-	js       nats.JetStreamContext
-	stream   string
-	jsEpoch  uint64
-	jsActive bool
-
-	// Guarded by lmu: last heartbeat time of every known node.
-	lmu  sync.Mutex
-	seen map[uint64]time.Time
+	feeds feeds
+	pub   publisher
+	work  worker
+	ids   uidBlocks
+	live  liveness
 
 	// Safe for concurrent use.
-	drops atomic.Uint64 // NATS connection losses
+	drops   atomic.Uint64 // NATS connection losses
+	ready   atomic.Bool   // stream and state bucket ensured since the last connect
+	metrics Metrics
+}
+
+// Metrics counts what the cluster log did; all fields are atomics.
+type Metrics struct {
+	Appended, Rejected, Retries, Gaps, Repairs, Syncs, SyncFailures, Dropped, Evictions atomic.Int64
 }
 
 // Dial connects to NATS (retrying in the background if it is down) and
@@ -106,31 +125,36 @@ type Node struct {
 func Dial(cfg Config) (*Node, error) {
 	cfg.normalize()
 	n := &Node{
-		cfg: cfg, log: cfg.Logger, id: cfg.Node,
+		cfg: cfg, log: cfg.Logger, id: cfg.Node, boot: newBoot(),
 		quit: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1),
-		wake: make(chan struct{}, 1), seen: make(map[uint64]time.Time),
+		msgs: make(chan *nats.Msg, dispatchQueue),
 	}
+	n.feeds.init()
+	n.pub.init(n)
+	n.work.init()
+	n.work.n = n
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name(cfg.Name),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.ReconnectJitter(cfg.ReconnectWait/4, cfg.ReconnectWait/4),
-		nats.ReconnectBufSize(-1), // while down, publishes fail: a room then runs locally and resyncs later
+		nats.ReconnectBufSize(-1), // while down, publishes fail at once and are retried by the publisher
 		nats.PingInterval(cfg.NodeTTL/2),
 		nats.MaxPingsOutstanding(2),
-		nats.DisconnectErrHandler(func(*nats.Conn, error) { n.drops.Add(1); n.poke() }),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { n.drops.Add(1); n.ready.Store(false); n.poke() }),
 		nats.ReconnectHandler(func(*nats.Conn) { n.poke() }),
 		nats.ConnectHandler(func(*nats.Conn) { n.poke() }),
+		nats.ErrorHandler(n.onAsyncError),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("nats connect %s: %w", cfg.URL, err)
 	}
 	n.nc = nc
 	n.stream = StreamName(cfg.Prefix)
-	if n.js, err = nc.JetStream(); err != nil {
+	if n.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.SyncTimeout), jetstream.WithPublishAsyncMaxPending(maxInflight*2)); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("jetstream context: %w", err)
+		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	if err := n.pickID(); err != nil {
 		nc.Close()
@@ -142,8 +166,20 @@ func Dial(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// ID returns the node id; uids of this node are room.FirstUID(ID()) on.
+func newBoot() uint64 {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])>>11 | 1 // non-zero, below 2^53
+}
+
+// ID returns the node id.
 func (n *Node) ID() uint64 { return n.id }
+
+// Boot returns this incarnation's boot id.
+func (n *Node) Boot() uint64 { return n.boot }
+
+// Stats returns the node's counters.
+func (n *Node) Stats() *Metrics { return &n.metrics }
 
 // pickID checks the configured id, or finds a random free one, by asking
 // the id's inbox: NATS answers "no responders" when nobody has it.
@@ -176,44 +212,50 @@ func (n *Node) idTaken(id uint64) bool {
 	return !errors.Is(err, nats.ErrNoResponders)
 }
 
-// Start attaches hub (whose uids must start at room.FirstUID(ID())) and
-// starts serving: the node's inbox, heartbeats, and the bus.
+// Start attaches hub and starts serving: the node's inbox, heartbeats,
+// the log's goroutines.
 func (n *Node) Start(hub *room.Hub) error {
 	n.hub = hub
-	hub.AttachBus(n, n.id, false)
+	hub.AttachCluster(n, n.id, n.boot)
+	n.live.init(n)
+	n.ids.askReserve = n.work.reserve
 	if _, err := n.nc.Subscribe(n.inbox(n.id), n.onInbox); err != nil {
 		return fmt.Errorf("subscribe inbox: %w", err)
 	}
 	if _, err := n.nc.Subscribe(n.inbox(n.id)+".*", n.onAnswer); err != nil {
 		return fmt.Errorf("subscribe answers: %w", err)
 	}
-	if _, err := n.nc.Subscribe(n.cfg.Prefix+".hb", n.onHeartbeat); err != nil {
+	if _, err := n.nc.Subscribe(n.cfg.Prefix+".hb", n.live.onHeartbeat); err != nil {
 		return fmt.Errorf("subscribe heartbeats: %w", err)
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); n.runBus() }()
-	go func() { defer wg.Done(); n.runControl() }()
+	for _, f := range []func(){n.pub.run, n.runDispatch, n.work.run, n.runControl} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
 	go func() { wg.Wait(); close(n.done) }()
 	n.poke()
 	return nil
 }
 
-// Healthy reports whether the node is connected to NATS and every room
-// has re-synchronised since the last reconnection.
+// Healthy reports whether the node can append to and read its rooms'
+// logs: connected, the stream ensured, no append waiting past
+// SyncTimeout, no room syncing or repairing for longer, a uid block in
+// hand.
 func (n *Node) Healthy() bool {
-	return n.nc.IsConnected() && n.hub != nil && n.hub.Resyncing() == 0
+	return n.nc.IsConnected() && n.ready.Load() && n.hub != nil &&
+		!n.pub.stuck(n.cfg.SyncTimeout) && !n.feeds.stuck(n.cfg.SyncTimeout) && n.ids.available()
 }
 
 // Drops returns how many times the NATS connection was lost.
 func (n *Node) Drops() uint64 { return n.drops.Load() }
 
-// Close sends what is queued (bounded by timeout), then closes the
+// Shutdown sends what is queued (bounded by timeout), then closes the
 // connection and stops the node's goroutines.
-func (n *Node) Close(timeout time.Duration) {
+func (n *Node) Shutdown(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
-	for n.queued() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // the bus goroutine drains; nothing to wait on
+	for n.pub.pending() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the publisher drains; nothing to wait on
 	}
 	_ = n.nc.FlushTimeout(time.Until(deadline) + time.Millisecond)
 	n.stop()
@@ -222,10 +264,7 @@ func (n *Node) Close(timeout time.Duration) {
 // Abort drops the connection at once without sending what is queued, as
 // a killed process would. For tests.
 func (n *Node) Abort() {
-	n.qmu.Lock()
-	n.killed = true
-	n.queue = nil
-	n.qmu.Unlock()
+	n.pub.kill()
 	n.stop()
 }
 
@@ -248,6 +287,12 @@ func (n *Node) poke() {
 	}
 }
 
+// ctx returns a context bounded by SyncTimeout: every JetStream request
+// of the node is.
+func (n *Node) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), n.cfg.SyncTimeout)
+}
+
 func (n *Node) inbox(id uint64) string {
 	return n.cfg.Prefix + ".n." + strconv.FormatUint(id, 10)
 }
@@ -256,11 +301,16 @@ func (n *Node) inbox(id uint64) string {
 // and '.', '*', '>' and white space are not allowed in tokens.
 func roomEnc(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
 
-func (n *Node) roomSubject(id string) string { return n.cfg.Prefix + ".r." + roomEnc(id) }
-func (n *Node) holdSubject(id string) string { return n.cfg.Prefix + ".h." + roomEnc(id) }
-
-// orderedSubject is where the rooms' stream republishes the room's events.
+func (n *Node) roomSubject(id string) string    { return n.cfg.Prefix + ".r." + roomEnc(id) }
 func (n *Node) orderedSubject(id string) string { return n.cfg.Prefix + ".o." + roomEnc(id) }
+
+// StreamName is the JetStream stream of the room subjects of prefix.
+func StreamName(prefix string) string {
+	return strings.ToUpper(strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(prefix)) + "_ROOMS"
+}
+
+// stateBucket is the KV bucket of checkpoints and uid blocks.
+func (n *Node) stateBucket() string { return strings.TrimSuffix(n.stream, "_ROOMS") + "_STATE" }
 
 // onInbox handles a message to this node: an id probe (empty, answered)
 // or a private message.
@@ -285,28 +335,28 @@ func (n *Node) onAnswer(m *nats.Msg) {
 	n.hub.Deliver(m.Data, "")
 }
 
-// Publish implements room.Bus.
-func (n *Node) Publish(roomID string, ev []byte) {
-	n.enqueue(op{kind: opPub, subj: n.roomSubject(roomID), data: ev})
-}
-
-// Direct implements room.Bus.
+// Direct implements room.Cluster.
 func (n *Node) Direct(node, from uint64, msg []byte) {
 	reply := n.inbox(n.id) + "." + strconv.FormatUint(from, 10)
-	n.enqueue(op{kind: opPub, subj: n.inbox(node), reply: reply, data: msg})
-}
-
-// Reply implements room.Bus.
-func (n *Node) Reply(to string, data []byte) {
-	if to != "" {
-		n.enqueue(op{kind: opPub, subj: to, data: data})
+	if err := n.nc.PublishRequest(n.inbox(node), reply, msg); err != nil {
+		n.hub.Undeliverable(from)
 	}
 }
 
-// Open implements room.Bus.
-func (n *Node) Open(roomID string, rc room.Receiver) room.Stream {
-	st := &stream{n: n, rc: rc, subj: n.roomSubject(roomID), ordered: n.orderedSubject(roomID), hold: n.holdSubject(roomID)}
-	return st // subscribed by its first Sync
+// Reply implements room.Cluster.
+func (n *Node) Reply(to string, msg []byte) {
+	if to != "" {
+		_ = n.nc.Publish(to, msg)
+	}
 }
 
-func tokenBytes(token uint64) []byte { return binary.AppendUvarint(nil, token) }
+func (n *Node) onAsyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
+		n.metrics.Dropped.Add(1)
+		if f := n.feeds.bySubject(sub.Subject); f != nil {
+			n.work.repair(f) // the dropped event may have been the room's last
+		}
+		return
+	}
+	n.log.Warn("cluster: nats", "err", err)
+}

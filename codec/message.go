@@ -22,6 +22,9 @@ const (
 	CodeTooLong     = "too_long"
 	CodeNoSuchUser  = "no_such_user"
 	CodeRateLimited = "rate_limited"
+	// CodeUnavailable (extension): the cluster's room log did not take
+	// a login or a say in time; the client may try again.
+	CodeUnavailable = "unavailable"
 )
 
 // MaxNameRunes is the longest name ValidName accepts, in characters.

@@ -71,11 +71,3 @@ func trim(scratch *[]byte) {
 // scratches serve the encoders that do not run on a loop (a cluster
 // room's stream, a node's inbox), which have no loop scratch to borrow.
 var scratches = sync.Pool{New: func() any { return new([]byte) }}
-
-// withScratch runs f with a pooled scratch buffer.
-func withScratch(f func(scratch *[]byte)) {
-	b := scratches.Get().(*[]byte)
-	f(b)
-	*b = (*b)[:0]
-	scratches.Put(b)
-}

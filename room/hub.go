@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"chatd/codec"
 )
 
@@ -24,7 +26,7 @@ type Config struct {
 	OnSlow func(m *Member)
 	// Now returns the time stamped on messages. Nil means time.Now.
 	Now func() time.Time
-	// FirstUID is the first uid handed out. Zero means 1.
+	// FirstUID is the first uid handed out on a single node. Zero means 1.
 	FirstUID uint64
 }
 
@@ -48,31 +50,33 @@ func (c *Config) normalize() {
 
 // Hub is the registry of rooms and logged-in members.
 type Hub struct {
-	// Immutable after NewHub.
+	// Immutable after NewHub (log, cl, node, boot: after AttachCluster,
+	// before the first login).
 	cfg    Config
 	shards []*Shard
+	log    Log
+	cl     Cluster // nil on a single node
+	node   uint64
+	boot   uint64
 
 	// Guarded by mu. Lock order: Hub.mu before Room.mu before Shard.mu.
 	mu    sync.Mutex
 	rooms map[string]*Room
 
-	// Guarded by umu: uid -> member, for private messages. Member.name is
-	// written with umu held too.
+	// Guarded by umu: uid -> member, for private messages.
 	umu   sync.RWMutex
 	users map[uint64]*Member
 
 	// Safe for concurrent use.
 	nextUID atomic.Uint64
 	slow    atomic.Int64
-
-	// Cluster mode (remote.go); nil on a single node. Set by AttachBus.
-	cl *clusterHub
 }
 
-// NewHub returns a hub with cfg.Loops shards.
+// NewHub returns a single node's hub with cfg.Loops shards.
 func NewHub(cfg Config) *Hub {
 	cfg.normalize()
 	h := &Hub{cfg: cfg, rooms: make(map[string]*Room), users: make(map[uint64]*Member)}
+	h.log = memLog{h}
 	h.nextUID.Store(cfg.FirstUID - 1)
 	for i := 0; i < cfg.Loops; i++ {
 		h.shards = append(h.shards, &Shard{hub: h, idx: i})
@@ -89,7 +93,7 @@ func (h *Hub) Shards() int { return len(h.shards) }
 // SlowConsumers returns how many members have been cut off so far.
 func (h *Hub) SlowConsumers() int64 { return h.slow.Load() }
 
-// Rooms returns the number of rooms with members.
+// Rooms returns the number of rooms with local members.
 func (h *Hub) Rooms() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -97,72 +101,66 @@ func (h *Hub) Rooms() int {
 }
 
 // Login logs m in (name already validated and HTML-escaped) into room
-// roomID ("" for the default room), leaving its current room first. In
-// the 2014 dialect m gets the room's user_list, then every member
-// including m gets the login; in the current dialect m gets one login
-// carrying the client_list, the others the plain login. Called on m's
-// loop.
+// roomID ("" for the default room), leaving its current room first. Its
+// join is appended to the room's log; when it is applied m gets the
+// room's user_list, then every member including m gets the login.
+// Called on m's loop.
 func (h *Hub) Login(m *Member, name, roomID string) {
 	if m.closed {
 		return
 	}
-	now := h.cfg.Now()
 	if m.room != nil {
-		h.leave(m, now)
+		h.leave(m)
 	}
-	h.umu.Lock()
 	if m.uid == 0 {
-		m.uid = h.nextUID.Add(1)
-		h.users[m.uid] = m
+		uid, ok := h.newUID()
+		if !ok {
+			h.Send(m, unavailableFrame)
+			return
+		}
+		m.uid = uid
 	}
+	h.umu.Lock() // others read a member's name with umu read-locked
+	h.users[m.uid] = m
 	m.name = name
 	h.umu.Unlock()
 	if roomID == "" {
 		roomID = h.cfg.DefaultRoom
 	}
-	if h.cl != nil {
-		h.loginRemote(m, name, roomID, now)
-		return
-	}
-	s := m.shard
-	ev := codec.Event{Kind: codec.EventLogin, UID: m.uid, Name: name, Time: now}
 	r := h.acquire(roomID)
-	r.users = append(r.users, codec.User{UID: m.uid, Name: name})
-	r.count(m, 1)
-	var fs frames
-	r.encode(&fs, &ev, &s.scratch)
-	join := joinFrames(&s.scratch, m.dialect, &ev, r.users, fs[m.dialect])
-	h.post(r, event{kind: evBroadcast, room: r, frames: fs}, m, join)
-	r.mu.Unlock()
+	r.pending = append(r.pending, m)
 	m.room = r
+	h.log.Append(r, Event{Kind: KindJoin, UID: m.uid, Name: name, Node: h.node, Boot: h.boot, Time: h.now()})
+	r.mu.Unlock()
 }
 
-// post posts e to every loop with members of r. With joiner set, the
-// joiner's loop gets e as its evJoin, with join for the joiner. Called
-// with r.mu held.
-func (h *Hub) post(r *Room, e event, joiner *Member, join []byte) {
-	for i, n := range r.counts {
-		switch {
-		case joiner != nil && i == joiner.shard.idx:
-			j := e
-			j.kind, j.member, j.one = evJoin, joiner, join
-			h.shards[i].post(j)
-		case n > 0:
-			h.shards[i].post(e)
-		}
+func (h *Hub) newUID() (uint64, bool) {
+	if h.cl != nil {
+		return h.cl.NextUID()
 	}
+	return h.nextUID.Add(1), true
 }
 
-// acquire returns the room with id, created if needed, with its mu held.
+func (h *Hub) now() int64 { return h.cfg.Now().UnixNano() }
+
+// acquire returns the live room with id, created (and opened on the log)
+// if needed, with its mu held.
 func (h *Hub) acquire(id string) *Room {
 	h.mu.Lock()
 	r := h.rooms[id]
-	if r == nil {
-		r = newRoom(id, len(h.shards))
-		h.rooms[id] = r
+	if r != nil {
+		r.mu.Lock()
+		if !r.dead {
+			h.mu.Unlock()
+			return r
+		}
+		r.mu.Unlock()
 	}
+	r = newRoom(id, len(h.shards))
+	h.rooms[id] = r
 	r.mu.Lock()
 	h.mu.Unlock()
+	h.log.Open(r)
 	return r
 }
 
@@ -175,7 +173,7 @@ func (h *Hub) Close(m *Member) {
 	m.closed = true
 	m.reset()
 	if m.room != nil {
-		h.leave(m, h.cfg.Now())
+		h.leave(m)
 	}
 	if m.uid != 0 {
 		h.umu.Lock()
@@ -184,85 +182,61 @@ func (h *Hub) Close(m *Member) {
 	}
 }
 
-// leave takes m out of its room and sends the logout to the rest of it.
-func (h *Hub) leave(m *Member, now time.Time) {
-	if h.cl != nil {
-		h.leaveRemote(m, now)
-		return
-	}
-	r, s := m.room, m.shard
+// leave takes m out of its room at once (it gets none of the room's
+// later traffic) and appends its logout for the others.
+func (h *Hub) leave(m *Member) {
+	r := m.room
 	m.room = nil
-	ev := codec.Event{Kind: codec.EventLogout, UID: m.uid, Name: m.name, Time: now}
-	var fs frames
-	r.encode(&fs, &ev, &s.scratch)
-	h.mu.Lock()
 	r.mu.Lock()
-	r.removeUser(m.uid)
-	r.count(m, -1)
-	if r.total == 0 {
-		r.dead = true
+	if r.drop(m) {
+		m.shard.post(event{kind: evLeave, room: r, member: m})
+	}
+	h.log.Append(r, Event{Kind: KindLeave, UID: m.uid, Time: h.now()})
+	dead := h.retireIfEmpty(r)
+	r.mu.Unlock()
+	if dead {
+		h.forget(r)
+	}
+}
+
+// retireIfEmpty closes r on the log once no local member is in or
+// entering it. Called with r.mu held; the caller then forgets r.
+func (h *Hub) retireIfEmpty(r *Room) bool {
+	if r.dead || !r.empty() {
+		return false
+	}
+	r.dead = true
+	h.log.Close(r)
+	return true
+}
+
+// forget drops the retired r from the registry. Called without r.mu.
+func (h *Hub) forget(r *Room) {
+	h.mu.Lock()
+	if h.rooms[r.id] == r {
 		delete(h.rooms, r.id)
 	}
 	h.mu.Unlock()
-	s.post(event{kind: evLeave, room: r, member: m})
-	r.encode(&fs, &ev, &s.scratch)
-	h.post(r, event{kind: evBroadcast, room: r, frames: fs}, nil, nil)
-	r.mu.Unlock()
 }
 
-// Say sends content (validated and HTML-escaped) from m to its whole room.
-// Called on m's loop.
+// Say appends content (validated and HTML-escaped) from m to its room's
+// log; every member gets it when it is applied. Called on m's loop.
 func (h *Hub) Say(m *Member, content string) error {
 	r := m.room
 	if r == nil {
 		return ErrNotLoggedIn
 	}
-	if h.cl != nil {
-		return h.sayRemote(m, r, content)
-	}
-	ev := codec.Event{Kind: codec.EventSay, UID: m.uid, Name: m.name, Content: content, Time: h.cfg.Now()}
-	var fs frames
-	r.encode(&fs, &ev, &m.shard.scratch)
 	r.mu.Lock()
-	r.encode(&fs, &ev, &m.shard.scratch)
-	h.post(r, event{kind: evBroadcast, room: r, frames: fs}, nil, nil)
+	h.log.Append(r, Event{Kind: KindSay, UID: m.uid, Name: m.name, Content: content, Time: h.now()})
 	r.mu.Unlock()
 	return nil
 }
 
-// Private sends content (validated and HTML-escaped) from m to the member
-// with uid to, and echoes it to m once. Called on m's loop.
-func (h *Hub) Private(m *Member, to uint64, content string) error {
-	if m.room == nil {
-		return ErrNotLoggedIn
-	}
-	if h.cl != nil && NodeOf(to) != h.cl.node {
-		return h.privateRemote(m, to, content)
-	}
-	t, toName := h.memberName(to)
-	if t == nil {
-		return ErrNoSuchUser
-	}
-	ev := codec.Event{Kind: codec.EventPrivate, UID: m.uid, Name: m.name, To: to, ToName: toName,
-		Content: content, Time: h.cfg.Now()}
-	frame := eventFrame(&m.shard.scratch, t.dialect, &ev)
-	h.Send(t, frame)
-	if t != m {
-		h.Send(m, echoFrame(&m.shard.scratch, m.dialect, &ev, t.dialect, frame))
-	}
-	return nil
-}
-
-// echoFrame returns the sender's copy of the private message ev, whose
-// target got frame in dialect td: the same frame when both see the 2014
-// shape (one allocation for both), else its own rendering in dialect d.
-func echoFrame(scratch *[]byte, d codec.Dialect, ev *codec.Event, td codec.Dialect, frame []byte) []byte {
-	if d == codec.Dialect2014 && td == codec.Dialect2014 {
-		return frame
-	}
-	echo := *ev
-	echo.Kind = codec.EventPrivateEcho
-	return eventFrame(scratch, d, &echo)
+// Send queues frame for m behind every event already queued for m's loop,
+// so replies keep their order relative to room traffic. frame must not be
+// modified afterwards. Safe for concurrent use.
+func (h *Hub) Send(m *Member, frame []byte) {
+	m.shard.post(event{kind: evDirect, member: m, one: frame})
 }
 
 // memberName returns the logged-in member with uid and its name, or nil.
@@ -276,9 +250,9 @@ func (h *Hub) memberName(uid uint64) (*Member, string) {
 	return nil, ""
 }
 
-// Send queues frame for m behind every event already queued for m's loop,
-// so replies keep their order relative to room traffic. frame must not be
-// modified afterwards. Safe for concurrent use.
-func (h *Hub) Send(m *Member, frame []byte) {
-	m.shard.post(event{kind: evDirect, member: m, one: frame})
+func (h *Hub) member(uid uint64) *Member {
+	m, _ := h.memberName(uid)
+	return m
 }
+
+var unavailableFrame = codec.NewFrame(ws.OpText, codec.AppendReply(nil, &codec.Reply{Code: codec.CodeUnavailable, Reason: "the chat is unavailable, try again"}))

@@ -9,6 +9,7 @@ const (
 	evJoin                           // frames to every local member, then add member and send it one
 	evLeave                          // remove member from room's local slice
 	evDirect                         // one to member only
+	evReject                         // member's join was rejected: it is in no room; one to member
 )
 
 // event is one entry of a loop's inbox. Frames are shared and immutable.
@@ -145,6 +146,11 @@ func (s *Shard) apply(e *event) {
 	case evLeave:
 		e.room.removeLocal(s.idx, e.member)
 	case evDirect:
+		s.Enqueue(e.member, e.one)
+	case evReject:
+		if e.member.room == e.room {
+			e.member.room = nil
+		}
 		s.Enqueue(e.member, e.one)
 	}
 }

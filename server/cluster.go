@@ -38,7 +38,8 @@ func (s *Server) startCluster() error {
 	node, err := cluster.Dial(cluster.Config{
 		URL: url, Node: cc.NodeID, Name: cc.NodeName, Prefix: cc.SubjectPrefix,
 		Heartbeat: cc.Heartbeat, NodeTTL: cc.NodeTTL, SyncTimeout: cc.SyncTimeout,
-		ReconnectWait: cc.ReconnectWait, Logger: s.log,
+		ReconnectWait: cc.ReconnectWait, AppendTimeout: cc.AppendTimeout, Replicas: cc.Replicas,
+		Memory: cc.LogMemory, RoomLogMax: cc.RoomLogMax, RoomLogAge: cc.RoomLogAge, Logger: s.log,
 	})
 	if err == nil {
 		err = node.Start(s.hub)
@@ -62,7 +63,7 @@ func (s *Server) stopCluster() {
 	if st == nil {
 		return
 	}
-	st.node.Close(2 * time.Second)
+	st.node.Shutdown(2 * time.Second)
 	if st.nats != nil {
 		st.nats.Shutdown()
 	}

@@ -32,8 +32,25 @@ type ClusterConfig struct {
 	// NodeTTL is how long a node may be silent before the others evict
 	// its members (with logouts). Zero means 5s.
 	NodeTTL time.Duration `koanf:"node_ttl"`
-	// SyncTimeout bounds one room snapshot request. Zero means 2s.
+	// SyncTimeout bounds one request to the room log (a read, a
+	// checkpoint) and is how long a room may sync or an append may wait
+	// before the node reports not ready. Zero means 2s.
 	SyncTimeout time.Duration `koanf:"sync_timeout"`
+	// AppendTimeout is how long a login or a say waits for the room log's
+	// ack before the client gets an "unavailable" error. Zero means 5s.
+	AppendTimeout time.Duration `koanf:"append_timeout"`
+	// Replicas is the rooms log stream's replication factor. Zero means 3
+	// on a NATS cluster of 3 or more servers, else 1.
+	Replicas int `koanf:"replicas"`
+	// LogMemory keeps the rooms log in NATS memory instead of on disk.
+	// Zero (false) means on disk: the log survives a restart of every
+	// NATS server.
+	LogMemory bool `koanf:"log_memory"`
+	// RoomLogMax is the most events the log keeps per room. Zero means
+	// 10,000.
+	RoomLogMax int64 `koanf:"room_log_max"`
+	// RoomLogAge is how long the log keeps a room event. Zero means 24h.
+	RoomLogAge time.Duration `koanf:"room_log_age"`
 	// ReconnectWait is the pause between NATS reconnection attempts. Zero
 	// means 250ms.
 	ReconnectWait time.Duration `koanf:"reconnect_wait"`
@@ -50,6 +67,12 @@ func (c *ClusterConfig) normalize() error {
 	setDefault(&c.NodeTTL, 5*time.Second)
 	setDefault(&c.SyncTimeout, 2*time.Second)
 	setDefault(&c.ReconnectWait, 250*time.Millisecond)
+	setDefault(&c.AppendTimeout, 5*time.Second)
+	setDefault(&c.RoomLogMax, 10000)
+	setDefault(&c.RoomLogAge, 24*time.Hour)
+	if c.Replicas < 0 || c.Replicas > 5 {
+		return fmt.Errorf("%w: cluster replicas %d must be 0..5", ErrConfig, c.Replicas)
+	}
 	if !c.Enabled() {
 		return nil
 	}

@@ -21,4 +21,9 @@ func clusterFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.DurationVar(&c.NodeTTL, "cluster-node-ttl", 0, "silence after which a node's members are evicted (default 5s)")
 	fs.DurationVar(&c.SyncTimeout, "cluster-sync-timeout", 0, "bound of a room snapshot request (default 2s)")
 	fs.DurationVar(&c.ReconnectWait, "nats-reconnect-wait", 0, "pause between NATS reconnection attempts (default 250ms)")
+	fs.DurationVar(&c.AppendTimeout, "cluster-append-timeout", 0, "how long a login or say waits for the room log before the client gets an error (default 5s)")
+	fs.IntVar(&c.Replicas, "cluster-replicas", 0, "replicas of the rooms log stream (default 3 on a 3+ server NATS cluster, else 1)")
+	fs.BoolVar(&c.LogMemory, "cluster-log-memory", false, "keep the rooms log in NATS memory, not on disk")
+	fs.Int64Var(&c.RoomLogMax, "cluster-room-log-max", 0, "events kept per room in the log (default 10000)")
+	fs.DurationVar(&c.RoomLogAge, "cluster-room-log-age", 0, "how long room events are kept in the log (default 24h)")
 }

@@ -1,0 +1,201 @@
+package cluster
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"chatd/room"
+)
+
+// maxInflight bounds the appends published and not yet acked.
+const maxInflight = 256
+
+// maxQueued bounds the says and logins waiting to be published; past it
+// they are rejected at once (leaves and evictions are always queued:
+// they must reach the log for the lists to be right).
+const maxQueued = 64 << 10
+
+type pubItem struct {
+	f     *feed
+	ev    room.Event
+	data  []byte
+	id    string
+	first time.Time
+	fut   jetstream.PubAckFuture
+}
+
+// droppable reports whether the item may be given up: its sender is told.
+func (p *pubItem) droppable() bool { return p.ev.Kind == room.KindSay || p.ev.Kind == room.KindJoin }
+
+// publisher appends events to the rooms' log, in the order the rooms
+// sequenced them, waiting for the stream's acks. Items that fail are
+// published again with the same message id (the stream drops
+// duplicates), until they are acked or, for says and logins, until
+// AppendTimeout: then their senders get an error.
+type publisher struct {
+	n *Node
+
+	// Guarded by mu.
+	mu     sync.Mutex
+	queue  []pubItem
+	wake   chan struct{}
+	killed bool
+
+	// Owned by the publisher goroutine.
+	inflight []pubItem
+
+	// Safe for concurrent use.
+	seq       atomic.Uint64 // message ids
+	headSince atomic.Int64  // unix nanos the oldest unacked item was first sent, 0 if none
+	count     atomic.Int64  // queued + in flight
+}
+
+func (p *publisher) init(n *Node) { p.n, p.wake = n, make(chan struct{}, 1) }
+
+// Append implements room.Log. Called with the room's mutex held.
+func (n *Node) Append(r *room.Room, ev room.Event) {
+	n.pub.add(r.Log.(*feed), ev)
+}
+
+func (p *publisher) add(f *feed, ev room.Event) {
+	it := pubItem{f: f, ev: ev, data: room.AppendEvent(nil, &ev), first: time.Now()}
+	it.id = strconv.FormatUint(p.n.id, 36) + "." + strconv.FormatUint(p.n.boot, 36) + "." + strconv.FormatUint(p.seq.Add(1), 36)
+	p.mu.Lock()
+	if p.killed || (it.droppable() && len(p.queue) >= maxQueued) {
+		p.mu.Unlock()
+		if !p.killed {
+			go p.reject(&it) // not under the room's mutex, which the caller holds
+		}
+		return
+	}
+	p.queue = append(p.queue, it)
+	p.count.Add(1)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *publisher) reject(it *pubItem) {
+	p.n.metrics.Rejected.Add(1)
+	p.n.hub.Rejected(it.f.r, &it.ev)
+}
+
+func (p *publisher) pending() int { return int(p.count.Load()) }
+
+// stuck reports whether an append has waited for its ack longer than d.
+func (p *publisher) stuck(d time.Duration) bool {
+	t := p.headSince.Load()
+	return t != 0 && time.Since(time.Unix(0, t)) > d
+}
+
+func (p *publisher) kill() {
+	p.mu.Lock()
+	p.killed = true
+	p.queue = nil
+	p.mu.Unlock()
+}
+
+func (p *publisher) run() {
+	n := p.n
+	for {
+		select {
+		case <-n.quit:
+			return
+		default:
+		}
+		p.fill()
+		if len(p.inflight) == 0 {
+			p.headSince.Store(0)
+			select {
+			case <-n.quit:
+				return
+			case <-p.wake:
+			}
+			continue
+		}
+		head := &p.inflight[0]
+		p.headSince.Store(head.first.UnixNano())
+		if head.fut == nil {
+			p.fail()
+			continue
+		}
+		select {
+		case <-n.quit:
+			return
+		case <-p.wake:
+		case ack := <-head.fut.Ok():
+			head.f.ack(ack.Sequence)
+			n.metrics.Appended.Add(1)
+			p.inflight[0] = pubItem{}
+			p.inflight = p.inflight[1:]
+			p.count.Add(-1)
+		case <-head.fut.Err():
+			p.fail()
+		}
+	}
+}
+
+// fill publishes queued items while the window has room.
+func (p *publisher) fill() {
+	for len(p.inflight) < maxInflight {
+		p.mu.Lock()
+		k := min(len(p.queue), maxInflight-len(p.inflight))
+		if k == 0 || p.killed {
+			p.mu.Unlock()
+			return
+		}
+		batch := make([]pubItem, k)
+		copy(batch, p.queue)
+		clear(p.queue[:k])
+		p.queue = p.queue[k:]
+		p.mu.Unlock()
+		for i := range batch {
+			p.send(&batch[i])
+		}
+		p.inflight = append(p.inflight, batch...)
+	}
+}
+
+func (p *publisher) send(it *pubItem) {
+	m := &nats.Msg{Subject: it.f.subj, Data: it.data, Header: nats.Header{}}
+	fut, err := p.n.js.PublishMsgAsync(m, jetstream.WithMsgID(it.id))
+	if err != nil {
+		fut = nil
+	}
+	it.fut = fut
+}
+
+// fail handles a failed head: after a pause, items past AppendTimeout
+// that may be given up are rejected, and every item in flight is sent
+// again in order (those that did reach the log are acked as duplicates).
+func (p *publisher) fail() {
+	n := p.n
+	n.metrics.Retries.Add(1)
+	select {
+	case <-n.quit:
+		return
+	case <-time.After(n.cfg.ReconnectWait):
+	}
+	kept := p.inflight[:0]
+	for i := range p.inflight {
+		it := p.inflight[i]
+		if it.droppable() && time.Since(it.first) > n.cfg.AppendTimeout {
+			p.count.Add(-1)
+			p.reject(&it)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(p.inflight[len(kept):])
+	p.inflight = kept
+	for i := range p.inflight {
+		p.send(&p.inflight[i])
+	}
+}

@@ -1,0 +1,398 @@
+package cluster
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"chatd/room"
+)
+
+// checkpointEvery is how many events of a room the lowest node with
+// members applies between two checkpoints: far fewer than RoomLogMax, so
+// a checkpoint is always followed by the whole log after it.
+const checkpointEvery = 64
+
+type taskKind uint8
+
+const (
+	taskSync taskKind = iota + 1
+	taskRepair
+	taskUnsubscribe
+	taskCheckpoint
+	taskEnsure
+	taskReserve
+)
+
+type task struct {
+	kind taskKind
+	f    *feed
+}
+
+// worker runs every blocking JetStream request of the node, one at a
+// time, on one goroutine: syncs and repairs of rooms, checkpoints,
+// subscription changes, stream setup and uid reservations.
+type worker struct {
+	n *Node
+
+	// Guarded by mu.
+	mu    sync.Mutex
+	tasks []task
+	wake  chan struct{}
+
+	// Owned by the worker goroutine.
+	stream  jetstream.Stream
+	kv      jetstream.KeyValue
+	created time.Time // creation time of the stream we read
+}
+
+func (w *worker) init() { w.wake = make(chan struct{}, 1) }
+
+func (w *worker) push(t task) {
+	w.mu.Lock()
+	if t.f != nil && (t.kind == taskSync || t.kind == taskRepair) {
+		if t.f.queued {
+			w.mu.Unlock()
+			return
+		}
+		t.f.queued = true
+	}
+	w.tasks = append(w.tasks, t)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) sync(f *feed)        { w.push(task{kind: taskSync, f: f}) }
+func (w *worker) repair(f *feed)      { w.push(task{kind: taskRepair, f: f}) }
+func (w *worker) unsubscribe(f *feed) { w.push(task{kind: taskUnsubscribe, f: f}) }
+func (w *worker) checkpoint(f *feed)  { w.push(task{kind: taskCheckpoint, f: f}) }
+func (w *worker) ensure()             { w.push(task{kind: taskEnsure}) }
+func (w *worker) reserve()            { w.push(task{kind: taskReserve}) }
+
+func (w *worker) run() {
+	n := w.n
+	for {
+		select {
+		case <-n.quit:
+			return
+		case <-w.wake:
+		}
+		for {
+			w.mu.Lock()
+			if len(w.tasks) == 0 {
+				w.mu.Unlock()
+				break
+			}
+			t := w.tasks[0]
+			w.tasks = slices.Delete(w.tasks, 0, 1)
+			if t.f != nil && (t.kind == taskSync || t.kind == taskRepair) {
+				t.f.queued = false
+			}
+			w.mu.Unlock()
+			if err := w.do(t); err != nil {
+				w.retry(t, err)
+			}
+			select {
+			case <-n.quit:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// retry puts a failed task back after a pause (NATS may be down or
+// electing a leader); it is never dropped.
+func (w *worker) retry(t task, err error) {
+	n := w.n
+	if t.kind == taskSync || t.kind == taskRepair {
+		n.metrics.SyncFailures.Add(1)
+	}
+	n.log.Debug("cluster: retrying", "task", t.kind, "err", err)
+	time.AfterFunc(n.cfg.ReconnectWait, func() { w.push(t) })
+}
+
+func (w *worker) do(t task) error {
+	n := w.n
+	switch t.kind {
+	case taskEnsure:
+		return w.doEnsure()
+	case taskReserve:
+		return w.doReserve()
+	case taskUnsubscribe:
+		if t.f.sub != nil {
+			_ = t.f.sub.Unsubscribe()
+			t.f.sub = nil
+		}
+		return nil
+	}
+	if t.f.isClosed() {
+		return nil
+	}
+	if w.stream == nil {
+		return errNotReady
+	}
+	switch t.kind {
+	case taskSync:
+		n.metrics.Syncs.Add(1)
+		return w.doSync(t.f)
+	case taskRepair:
+		n.metrics.Repairs.Add(1)
+		return w.catchUp(t.f)
+	case taskCheckpoint:
+		return w.doCheckpoint(t.f)
+	}
+	return nil
+}
+
+var errNotReady = errors.New("cluster: rooms stream not ready")
+
+// doSync subscribes f's room, sets its state from the checkpoint, and
+// reads the log after it.
+func (w *worker) doSync(f *feed) error {
+	n := w.n
+	if f.sub == nil {
+		sub, err := n.nc.ChanSubscribe(f.ordered, n.msgs)
+		if err != nil {
+			return err
+		}
+		_ = sub.SetPendingLimits(-1, -1) // the shared channel is the bound
+		f.sub = sub
+	}
+	ctx, cancel := n.ctx()
+	defer cancel()
+	snap := &room.Snapshot{}
+	e, err := w.kv.Get(ctx, "room."+roomEnc(f.r.ID()))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return err
+	default:
+		if snap, err = room.DecodeSnapshot(e.Value()); err != nil {
+			n.log.Warn("cluster: bad checkpoint ignored", "room", f.r.ID(), "err", err)
+			snap = &room.Snapshot{}
+		}
+	}
+	f.mu.Lock()
+	if f.applied != 0 && snap.Seq <= f.applied {
+		f.mu.Unlock() // a resync of a room we hold: the log after our state will do
+		return w.catchUp(f)
+	}
+	f.applied = snap.Seq
+	f.mu.Unlock()
+	n.hub.Reset(f.r, snap)
+	return w.catchUp(f)
+}
+
+// catchUp reads f's log after its last applied event up to the end, then
+// the held live events, and makes the room live.
+func (w *worker) catchUp(f *feed) error {
+	n := w.n
+	for {
+		f.mu.Lock()
+		from, closed := f.applied, f.closed
+		f.mu.Unlock()
+		if closed {
+			return nil
+		}
+		ctx, cancel := n.ctx()
+		m, err := w.stream.GetMsg(ctx, from+1, jetstream.WithGetMsgSubject(f.subj))
+		cancel()
+		if err == nil {
+			f.mu.Lock()
+			if m.Sequence > f.applied && !f.closed {
+				n.apply(f, m.Sequence, m.Data)
+			}
+			f.mu.Unlock()
+			continue
+		}
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return err
+		}
+		if w.goLive(f) {
+			n.hub.Caught(f.r)
+			return nil
+		}
+	}
+}
+
+// goLive applies the held live events at the end of a catch-up; it
+// reports false if they show another gap (the catch-up goes on).
+func (w *worker) goLive(f *feed) bool {
+	n := w.n
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	hs, overflow := f.held, f.overflow
+	f.held, f.overflow = nil, false
+	if overflow {
+		return false
+	}
+	slices.SortFunc(hs, func(a, b held) int { return cmp(a.seq, b.seq) })
+	for i, h := range hs {
+		if !n.offer(f, h.seq, h.last, h.data) {
+			f.held = append(f.held, hs[i:]...)
+			return false
+		}
+	}
+	f.state = feedLive
+	f.lastLive = time.Now()
+	return true
+}
+
+func cmp(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// doCheckpoint writes f's room list as of its last applied event, if
+// this node is the lowest with members in the room.
+func (w *worker) doCheckpoint(f *feed) error {
+	n := w.n
+	data, owners := n.hub.Snapshot(f.r, nil)
+	me := room.Owner{Node: n.id, Boot: n.boot}
+	if !slices.Contains(owners, me) {
+		return nil
+	}
+	for _, o := range owners {
+		if o.Node < me.Node || (o.Node == me.Node && o.Boot < me.Boot) {
+			return nil
+		}
+	}
+	ctx, cancel := n.ctx()
+	defer cancel()
+	_, err := w.kv.Put(ctx, "room."+roomEnc(f.r.ID()), data)
+	return err
+}
+
+func (f *feed) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+// doEnsure creates or updates the rooms stream and the state bucket.
+func (w *worker) doEnsure() error {
+	n := w.n
+	ctx, cancel := n.ctx()
+	defer cancel()
+	replicas := n.replicas()
+	storage := jetstream.FileStorage
+	if n.cfg.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	cfg := jetstream.StreamConfig{
+		Name:              n.stream,
+		Subjects:          []string{n.cfg.Prefix + ".r.>"},
+		Storage:           storage,
+		Replicas:          replicas,
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxMsgsPerSubject: n.cfg.RoomLogMax,
+		MaxAge:            n.cfg.RoomLogAge,
+		Duplicates:        2 * time.Minute,
+		RePublish:         &jetstream.RePublish{Source: n.cfg.Prefix + ".r.>", Destination: n.cfg.Prefix + ".o.>"},
+	}
+	s, err := n.js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: n.stateBucket(), History: 1, Storage: storage, Replicas: replicas,
+		TTL: n.cfg.RoomLogAge, // checkpoints go with the events they sum up
+	})
+	if err != nil {
+		return err
+	}
+	first := w.stream == nil
+	w.stream, w.kv = s, kv
+	if created := s.CachedInfo().Created; !first && !created.Equal(w.created) {
+		w.logLost()
+	}
+	w.created = s.CachedInfo().Created
+	n.ready.Store(true)
+	if first {
+		n.log.Info("cluster: rooms log ready", "stream", n.stream, "replicas", replicas, "storage", storage.String())
+	}
+	if !n.ids.available() {
+		w.reserve()
+	}
+	return nil
+}
+
+// logLost starts every room over from an empty log: the stream was
+// created anew (a memory stream whose servers all restarted), so the
+// nodes' states and sequences mean nothing any more. Each node then
+// joins its members again.
+func (w *worker) logLost() {
+	n := w.n
+	n.log.Warn("cluster: the rooms log was lost (stream re-created); rooms start over", "stream", n.stream)
+	for _, f := range n.feeds.all() {
+		f.mu.Lock()
+		f.applied, f.acked, f.held, f.overflow = 0, 0, nil, false
+		f.state, f.since = feedSyncing, time.Now()
+		f.mu.Unlock()
+		n.hub.Reset(f.r, &room.Snapshot{})
+		w.sync(f)
+	}
+}
+
+// replicas is the configured replication, or 3 when the NATS cluster
+// has at least 3 servers.
+func (n *Node) replicas() int {
+	if n.cfg.Replicas > 0 {
+		return n.cfg.Replicas
+	}
+	if len(n.nc.Servers()) >= 3 {
+		return 3
+	}
+	return 1
+}
+
+// doReserve reserves the next block of uid counters of this node.
+func (w *worker) doReserve() error {
+	n := w.n
+	if w.kv == nil {
+		return errNotReady
+	}
+	if n.ids.prefetched() {
+		return nil
+	}
+	ctx, cancel := n.ctx()
+	defer cancel()
+	key := "uid." + strconv.FormatUint(n.id, 10)
+	e, err := w.kv.Get(ctx, key)
+	var start uint64 = 1
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		if _, err = w.kv.Create(ctx, key, []byte(strconv.FormatUint(start+uidBlock, 10))); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		if start, err = strconv.ParseUint(string(e.Value()), 10, 64); err != nil {
+			return err
+		}
+		if _, err = w.kv.Update(ctx, key, []byte(strconv.FormatUint(start+uidBlock, 10)), e.Revision()); err != nil {
+			return err // someone else reserved meanwhile: retried
+		}
+	}
+	if start+uidBlock >= 1<<room.NodeShift {
+		n.log.Error("cluster: uid counters of this node are exhausted; use another node id", "node", n.id)
+		return nil
+	}
+	n.ids.add(n.id, start, start+uidBlock)
+	return nil
+}

@@ -1,0 +1,216 @@
+package room
+
+import (
+	"encoding/binary"
+	"slices"
+	"time"
+
+	"chatd/codec"
+)
+
+// NodeShift is where the node id sits in a cluster uid: uid = node<<37 |
+// counter. 16 bits of node and 37 bits of counter keep every uid below
+// 2^53, so JavaScript clients read it exactly.
+const NodeShift = 37
+
+// MaxNode is the largest node id.
+const MaxNode = 1<<(53-NodeShift) - 1
+
+// NodeOf returns the node id encoded in uid (0 on a single node).
+func NodeOf(uid uint64) uint64 { return uid >> NodeShift }
+
+// Cluster is what a hub needs from the cluster it is a node of; package
+// cluster implements it over NATS JetStream.
+type Cluster interface {
+	// Log is the cluster's replicated room log.
+	Log
+	// NextUID returns a uid that no node of the cluster ever handed out
+	// (node<<NodeShift | counter), or false if none can be had now.
+	NextUID() (uint64, bool)
+	// Direct sends msg (a private message, see Deliver) to node's inbox.
+	// The answer comes back through Hub.Deliver, or Hub.Undeliverable(from)
+	// if the node does not exist. It never blocks.
+	Direct(node, from uint64, msg []byte)
+	// Reply answers a message received by Deliver at reply.
+	Reply(to string, msg []byte)
+	// Watch tells the cluster that o has members listed here: it appends
+	// their eviction when o's node goes silent or restarts.
+	Watch(o Owner)
+}
+
+// AttachCluster makes the hub node (boot) of cl; it must be called
+// before the first login.
+func (h *Hub) AttachCluster(cl Cluster, node, boot uint64) {
+	h.cl, h.log, h.node, h.boot = cl, cl, node, boot
+}
+
+// Reset sets r's state to snap (AppendSnapshot of another node's list)
+// as of its sequence: the log calls it when it opens a room, and when
+// it must resynchronise the room from a snapshot. Local members are told
+// what changed; pending joins the snapshot already holds complete.
+func (h *Hub) Reset(r *Room, snap *Snapshot) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dead {
+		return
+	}
+	now := time.Unix(0, h.now())
+	for _, u := range r.users {
+		if !slices.ContainsFunc(snap.Users, func(v codec.User) bool { return v.UID == u.UID }) {
+			h.broadcast(r, &codec.Event{Kind: codec.EventLogout, UID: u.UID, Name: u.Name, Time: now})
+		}
+	}
+	old := r.users
+	r.users, r.owners, r.seq = slices.Clone(snap.Users), slices.Clone(snap.Owners), snap.Seq
+	for i, u := range r.users {
+		h.watch(r.owners[i])
+		if slices.ContainsFunc(old, func(v codec.User) bool { return v.UID == u.UID }) {
+			continue
+		}
+		login := codec.Event{Kind: codec.EventLogin, UID: u.UID, Name: u.Name, Time: now}
+		if r.owners[i] == (Owner{h.node, h.boot}) {
+			if m := r.popPending(u.UID); m != nil {
+				h.joinLocal(r, m, &login)
+				continue
+			}
+		}
+		h.broadcast(r, &login)
+	}
+}
+
+// Caught tells the hub that r has applied every event of its log: the
+// node now appends joins for its members the list lacks (they were
+// evicted while the node was cut off) and leaves for entries of its own
+// that no member backs.
+func (h *Hub) Caught(r *Room) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.dead {
+		h.rejoin(r)
+	}
+}
+
+// Snapshot is a room's list as of a log sequence.
+type Snapshot struct {
+	Seq    uint64
+	Users  []codec.User
+	Owners []Owner
+}
+
+// Snapshot appends r's list as of its last applied event to dst
+// (AppendSnapshot) and returns it with the owners' nodes.
+func (h *Hub) Snapshot(r *Room, dst []byte) ([]byte, []Owner) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return AppendSnapshot(dst, &Snapshot{Seq: r.seq, Users: r.users, Owners: r.owners}), slices.Clone(r.owners)
+}
+
+// Seq returns the log sequence of r's last applied event.
+func (r *Room) Seq() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seq
+}
+
+// AppendSnapshot appends the wire form of s: version, seq, count, then
+// uid, node, boot and name of each member in join order.
+func AppendSnapshot(dst []byte, s *Snapshot) []byte {
+	dst = append(dst, wireVersion)
+	dst = binary.AppendUvarint(dst, s.Seq)
+	dst = binary.AppendUvarint(dst, uint64(len(s.Users)))
+	for i, u := range s.Users {
+		dst = binary.AppendUvarint(dst, u.UID)
+		dst = binary.AppendUvarint(dst, s.Owners[i].Node)
+		dst = binary.AppendUvarint(dst, s.Owners[i].Boot)
+		dst = appendWireString(dst, u.Name)
+	}
+	return dst
+}
+
+// DecodeSnapshot decodes a snapshot encoded by AppendSnapshot.
+func DecodeSnapshot(b []byte) (*Snapshot, error) {
+	if len(b) < 1 || b[0] != wireVersion {
+		return nil, ErrBadEvent
+	}
+	d := decoder{b: b[1:]}
+	s := &Snapshot{Seq: d.uint()}
+	n := d.uint()
+	if n > uint64(len(d.b)) {
+		return nil, ErrBadEvent
+	}
+	for range n {
+		uid, node, boot, name := d.uint(), d.uint(), d.uint(), d.str()
+		if d.bad || uid == 0 || name == "" || slices.ContainsFunc(s.Users, func(u codec.User) bool { return u.UID == uid }) {
+			return nil, ErrBadEvent
+		}
+		s.Users = append(s.Users, codec.User{UID: uid, Name: name})
+		s.Owners = append(s.Owners, Owner{node, boot})
+	}
+	if d.bad || len(d.b) != 0 {
+		return nil, ErrBadEvent
+	}
+	return s, nil
+}
+
+// Rejected reports an event of r the log could not take: a joiner is
+// told and is no longer entering the room (a leave is appended in case
+// the join reached the log after all); a sender is told its say was not
+// delivered.
+func (h *Hub) Rejected(r *Room, ev *Event) {
+	var m *Member
+	r.mu.Lock()
+	switch ev.Kind {
+	case KindJoin:
+		if m = r.popPending(ev.UID); m != nil {
+			h.log.Append(r, Event{Kind: KindLeave, UID: ev.UID, Time: h.now()})
+			m.shard.post(event{kind: evReject, room: r, member: m, one: unavailableFrame})
+		} else if !r.dead && slices.ContainsFunc(r.joined, func(m *Member) bool { return m.uid == ev.UID }) {
+			h.log.Append(r, *ev) // a joined member announced again (rejoin): it must reach the log
+		}
+	case KindSay:
+		if m = h.member(ev.UID); m != nil {
+			h.Send(m, unavailableFrame)
+		}
+	}
+	dead := h.retireIfEmpty(r)
+	r.mu.Unlock()
+	if dead {
+		h.forget(r)
+	}
+}
+
+// Rooms returns the hub's live rooms.
+func (h *Hub) RoomList() []*Room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rs := make([]*Room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// Evict appends the eviction of o's members to every room that lists
+// them. The cluster calls it when o's node went silent or restarted.
+func (h *Hub) Evict(o Owner) {
+	for _, r := range h.RoomList() {
+		r.mu.Lock()
+		if !r.dead && slices.Contains(r.owners, o) {
+			h.log.Append(r, Event{Kind: KindEvict, Node: o.Node, Boot: o.Boot, Time: h.now()})
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Owners returns the owners r lists, each once.
+func (r *Room) Owners() []Owner {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var os []Owner
+	for _, o := range r.owners {
+		if !slices.Contains(os, o) {
+			os = append(os, o)
+		}
+	}
+	return os
+}
