@@ -81,8 +81,9 @@ type sender struct {
 	err  error
 }
 
-// StartLoad logs the members in (concurrently, failing the test if one
-// gets no user_list within LoginTimeout) and starts the senders.
+// StartLoad logs the members in (the first of every room on every node
+// one at a time, the others concurrently; failing the test if one gets
+// no user_list within LoginTimeout) and starts the senders and churners.
 func (w *World) StartLoad(cfg LoadConfig) *Load {
 	w.t.Helper()
 	if cfg.RoomPrefix == "" {
@@ -103,15 +104,28 @@ func (w *World) StartLoad(cfg LoadConfig) *Load {
 	}
 	l.Members = make([]*Client, cfg.Members)
 	errs := make([]error, cfg.Members)
+	login := func(k int) {
+		node := cfg.Nodes[(k/cfg.Rooms)%len(cfg.Nodes)]
+		l.Members[k], errs[k] = w.Login(w.Node(node).Addr, node, w.Name("m"), l.Rooms[k%cfg.Rooms], cfg.LoginTimeout)
+	}
+	// The first member of every room on every node logs in alone (and
+	// its notices arrive), so that the load starts from lists every node
+	// agrees on; concurrent first joins are TestColdStarts' subject.
+	first := min(cfg.Members, cfg.Rooms*len(cfg.Nodes))
+	for k := range first {
+		if login(k); errs[k] != nil {
+			w.t.Fatalf("load login: %v", errs[k])
+		}
+		w.Quiet(300*time.Millisecond, 5*time.Second)
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
-	for k := range cfg.Members {
+	for k := first; k < cfg.Members; k++ {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			node := cfg.Nodes[(k/cfg.Rooms)%len(cfg.Nodes)]
-			l.Members[k], errs[k] = w.Login(w.Node(node).Addr, node, w.Name("m"), l.Rooms[k%cfg.Rooms], cfg.LoginTimeout)
+			login(k)
 		}()
 	}
 	wg.Wait()
