@@ -20,13 +20,16 @@ var kindNames = [...]string{"other", "user_list", "login", "logout", "say", "err
 // String returns the protocol's name of k ("other" for unknown types).
 func (k Kind) String() string { return kindNames[k] }
 
-// Msg is what Scan extracts from one server message. Name and Code alias
-// the scanned payload.
+// Msg is what Scan extracts from one server message, in either dialect
+// of workerman-chat (docs/protocol.md). Name and Code alias the scanned
+// payload.
 type Msg struct {
 	Kind Kind
-	// UID is "uid" of login/logout and "from_uid" of say.
+	// UID is "uid" of login/logout and "from_uid" of say; in the current
+	// dialect "client_id" of login and "from_client_id" of say/logout.
 	UID uint64
-	// Members is the number of entries of a user_list.
+	// Members is the number of entries of a user_list, or of the
+	// client_list of a newcomer's login in the current dialect.
 	Members int
 	// Name is the name of a login, Code the code of an error.
 	Name, Code []byte
@@ -43,6 +46,12 @@ var (
 	keyName    = []byte(`"name":"`)
 	keyContent = []byte(`"content":"`)
 	keyCode    = []byte(`"code":"`)
+
+	keyClientID     = []byte(`"client_id":`)
+	keyFromClientID = []byte(`"from_client_id":`)
+	keyClientName   = []byte(`"client_name":"`)
+	keyClientList   = []byte(`"client_list":{`)
+	entrySep        = []byte(`":"`) // one per client_list entry (the generator's names have none)
 )
 
 // Scan classifies a server message by byte search, without decoding JSON:
@@ -58,7 +67,7 @@ func Scan(p []byte) Msg {
 	switch {
 	case bytes.HasPrefix(v, []byte(`say"`)):
 		m.Kind = KindSay
-		m.UID, _ = number(p, keyFromUID)
+		m.UID = either(p, keyFromUID, keyFromClientID)
 		if c, ok := after(p, keyContent); ok {
 			m.Seq, c, ok = digits(c)
 			if ok && len(c) > 0 && c[0] == ' ' {
@@ -67,11 +76,16 @@ func Scan(p []byte) Msg {
 		}
 	case bytes.HasPrefix(v, []byte(`login"`)):
 		m.Kind = KindLogin
-		m.UID, _ = number(p, keyUID)
-		m.Name = str(p, keyName)
+		m.UID = either(p, keyUID, keyClientID)
+		if m.Name = str(p, keyName); m.Name == nil {
+			m.Name = str(p, keyClientName)
+		}
+		if list, ok := after(p, keyClientList); ok {
+			m.Members = bytes.Count(list, entrySep)
+		}
 	case bytes.HasPrefix(v, []byte(`logout"`)):
 		m.Kind = KindLogout
-		m.UID, _ = number(p, keyUID)
+		m.UID = either(p, keyUID, keyFromClientID)
 	case bytes.HasPrefix(v, []byte(`user_list"`)):
 		m.Kind = KindUserList
 		m.Members = bytes.Count(p, keyUID)
@@ -80,6 +94,15 @@ func Scan(p []byte) Msg {
 		m.Code = str(p, keyCode)
 	}
 	return m
+}
+
+// either parses the number after key, or else after alt.
+func either(p, key, alt []byte) uint64 {
+	if n, ok := number(p, key); ok {
+		return n
+	}
+	n, _ := number(p, alt)
+	return n
 }
 
 // after returns what follows the first occurrence of key in p.

@@ -19,6 +19,14 @@ func TestScan(t *testing.T) {
 		{`{"type":"mystery"}`, Msg{}},
 		{`not json`, Msg{}},
 		{`{"type":"login","uid":"5","name":"a\"b"}`, Msg{Kind: KindLogin, UID: 5, Name: []byte(`a\"b`)}},
+		// The current dialect.
+		{`{"type":"say","from_client_id":"783700053","from_client_name":"b1","to_client_id":"all","content":"42 1700000000123456789","time":"x"}`,
+			Msg{Kind: KindSay, UID: 783700053, Seq: 42, Stamp: 1700000000123456789, HasStamp: true}},
+		{`{"type":"login","client_id":"12","client_name":"b3","time":"x"}`, Msg{Kind: KindLogin, UID: 12, Name: []byte("b3")}},
+		{`{"type":"login","client_id":"12","client_name":"b3","time":"x","client_list":{"1":"b0","12":"b3"}}`,
+			Msg{Kind: KindLogin, UID: 12, Name: []byte("b3"), Members: 2}},
+		{`{"type":"logout","from_client_id":"12","from_client_name":"b3","time":"x"}`, Msg{Kind: KindLogout, UID: 12}},
+		{`{"type":"ping"}`, Msg{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want.Kind.String(), func(t *testing.T) {

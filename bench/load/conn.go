@@ -315,6 +315,7 @@ func (w *worker) message(c *conn, p []byte, now int64) {
 		w.c.Logins++
 		if !c.loggedIn && bytes.Equal(m.Name, nameOf(w.pbuf[:0], c.g)) {
 			c.loggedIn, c.uid = true, m.UID
+			c.members += int32(m.Members) // current dialect: its client_list
 			w.c.LoggedIn++
 			w.login.Record(now - c.t0)
 			w.last = now
@@ -347,6 +348,9 @@ func (w *worker) checkComplete(c *conn) {
 
 func (w *worker) sendLogin(c *conn) {
 	p := append(w.pbuf[:0], `{"type":"login","name":"`...)
+	if w.current(c) {
+		p = append(w.pbuf[:0], `{"type":"login","client_name":"`...)
+	}
 	p = nameOf(p, c.g)
 	p = append(p, `","room_id":"`...)
 	for _, ch := range []byte(w.plan.RoomPrefix) {

@@ -41,7 +41,15 @@ type Spec struct {
 	JoinTimeout time.Duration `json:"join_timeout"`
 	// EscapeRoomID: see Plan.EscapeRoomID.
 	EscapeRoomID bool `json:"escape_room_id"`
+	// Mixed: half of every room speaks the current workerman-chat
+	// dialect (Plan.Mixed). The baselines speak only the 2014 one: a
+	// mixed scenario is chatd's (see SkipsTarget).
+	Mixed bool `json:"mixed"`
 }
+
+// SkipsTarget reports whether spec does not run against t: a mixed
+// scenario needs a server of both dialects.
+func (spec Spec) SkipsTarget(t Target) bool { return spec.Mixed && t.Kind != "chatd" && t.Kind != "" }
 
 // Env is where a scenario's output goes.
 type Env struct {
@@ -81,12 +89,13 @@ func newResult(spec Spec, t Target, label string) Result {
 		Params: map[string]any{"conns": spec.Conns, "room_size": spec.RoomSize, "connect_rate": spec.Rate,
 			"senders": spec.Senders, "window": spec.Window, "open_rate": spec.OpenRate,
 			"duration_s": spec.Duration.Seconds(), "hold_s": spec.Hold.Seconds(), "procs": max(spec.Procs, 1), "escape_room_id": spec.EscapeRoomID,
-			"cluster": spec.Cluster && t.Kind == "chatd", "sender_rooms": spec.SenderRooms, "inflight": spec.Inflight}}
+			"cluster": spec.Cluster && t.Kind == "chatd", "sender_rooms": spec.SenderRooms, "inflight": spec.Inflight, "mixed": spec.Mixed}}
 }
 
 func (spec Spec) plan(addrs []string, cluster bool) (Plan, int) {
 	p := Plan{Addrs: addrs, Spread: cluster, RoomSize: max(spec.RoomSize, 1), RoomPrefix: spec.Name + "-",
-		Rate: spec.Rate, Inflight: spec.Inflight, CheckMembers: spec.Scenario != "storm", EscapeRoomID: spec.EscapeRoomID}
+		Rate: spec.Rate, Inflight: spec.Inflight, CheckMembers: spec.Scenario != "storm", EscapeRoomID: spec.EscapeRoomID,
+		Mixed: spec.Mixed}
 	align := 1
 	switch spec.Scenario {
 	case "broadcast":

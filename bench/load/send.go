@@ -62,12 +62,19 @@ func (w *worker) sendSay(c *conn, now int64) {
 		return
 	}
 	p := append(w.pbuf[:0], `{"type":"say","to_uid":`...)
+	if w.current(c) {
+		p = append(w.pbuf[:0], `{"type":"say","to_client_id":`...)
+	}
 	if c.peer >= 0 {
 		peer := &w.conns[c.peer]
 		if !peer.loggedIn {
 			return
 		}
-		p = strconv.AppendUint(p, peer.uid, 10)
+		if w.current(c) { // a client id is a string
+			p = append(strconv.AppendUint(append(p, '"'), peer.uid, 10), '"')
+		} else {
+			p = strconv.AppendUint(p, peer.uid, 10)
+		}
 	} else {
 		p = append(p, `"all"`...)
 	}

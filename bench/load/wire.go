@@ -33,6 +33,9 @@ type Plan struct {
 	// in JSON, spelled so that a server whose decoder aliases unescaped
 	// strings into its read buffer copies it (a workaround, off by default).
 	EscapeRoomID bool `json:"escape_room_id"`
+	// Mixed makes every odd-numbered connection speak workerman-chat's
+	// current dialect (client_name, to_client_id) instead of the 2014 one.
+	Mixed bool `json:"mixed"`
 	// CheckMembers requires every client to learn of its whole room
 	// (user_list entries plus later logins) before it counts as complete.
 	CheckMembers bool `json:"check_members"`

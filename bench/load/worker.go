@@ -278,6 +278,9 @@ func selfCPU() time.Duration {
 }
 
 // nameOf is the login name of global connection g.
+// current tells whether c speaks workerman-chat's current dialect.
+func (w *worker) current(c *conn) bool { return w.plan.Mixed && c.g%2 == 1 }
+
 func nameOf(dst []byte, g int32) []byte {
 	return strconv.AppendInt(append(dst, 'b'), int64(g), 10)
 }

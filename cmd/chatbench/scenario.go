@@ -80,6 +80,7 @@ func scenarioMain(name string, args []string) error {
 	fs.IntVar(&spec.SenderRooms, "sender-rooms", 0, "connect: after the hold, broadcast in this many rooms (-senders each, -open-rate in all, -duration)")
 	fs.BoolVar(&spec.HeapProfiles, "heap-profiles", false, "connect: save each chatd process's heap profile at full load in the -out directory")
 	fs.BoolVar(&spec.EscapeRoomID, "escape-room-id", false, `send room ids with "-" escaped as \u002d (workaround, see bench/README.md)`)
+	fs.BoolVar(&spec.Mixed, "mixed", false, "half of every room speaks the current workerman-chat dialect (chatd only)")
 	out := fs.String("out", "", "directory for the JSON results (optional)")
 	fs.Parse(args)
 	fs.Visit(func(f *flag.Flag) { spec.Cluster = spec.Cluster || f.Name == "nodes" })
@@ -87,6 +88,9 @@ func scenarioMain(name string, args []string) error {
 		spec.RoomSize = spec.Conns
 	}
 	spec.Name = fmt.Sprintf("%s-%d", name, spec.Conns)
+	if spec.Mixed {
+		spec.Name += "-mixed"
+	}
 	targets, err := tf.targets()
 	if err != nil {
 		return err
@@ -94,7 +98,9 @@ func scenarioMain(name string, args []string) error {
 	env := load.NewEnv(os.Stdout, *out)
 	var all []load.Result
 	for _, t := range targets {
-		all = append(all, load.Run(env, spec, t)...)
+		if !spec.SkipsTarget(t) {
+			all = append(all, load.Run(env, spec, t)...)
+		}
 	}
 	if *out != "" {
 		if err := writeJSON(filepath.Join(*out, spec.Name+".json"), all); err != nil {
