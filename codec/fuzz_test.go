@@ -122,7 +122,9 @@ func fragmentText(rng *rand.Rand, payload []byte) []byte {
 func FuzzDecodeInbound(f *testing.F) {
 	for _, s := range []string{string(typicalSay), `{"type":"login","name":"mynick","room_id":12}`,
 		`{"type":"say","to_uid":"\u0037","content":"\ud800"}`, `{"type":"pong","x":[1,{"y":null}]}`,
-		`{"TYPE":"say","type":"login"}`, `[]`, `{"type":"say","to_uid":1e3}`, "{\"type\":\"a\x01\"}"} {
+		`{"TYPE":"say","type":"login"}`, `[]`, `{"type":"say","to_uid":1e3}`, "{\"type\":\"a\x01\"}",
+		`{"type":"login","client_name":"\u732a","room_id":1}`, `{"type":"login","name":"a","client_name":null}`,
+		`{"type":"say","to_client_id":"12","to_client_name":"x","content":"hi"}`} {
 		f.Add([]byte(s), uint64(len(s)))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
@@ -164,7 +166,11 @@ func checkAgainstStd(t *testing.T, data []byte, in Inbound, err error) {
 	if stdErr != nil {
 		t.Fatalf("DecodeInbound(%q) = %+v, %v; encoding/json says %v", data, in, err, stdErr)
 	}
-	for key, got := range map[string]string{"type": in.Type, "name": in.Name, "content": in.Content} {
+	nameKey := "name"
+	if in.Dialect == DialectCurrent {
+		nameKey = "client_name"
+	}
+	for key, got := range map[string]string{"type": in.Type, nameKey: in.Name, "content": in.Content} {
 		var want string
 		if raw, ok := m[key]; ok && json.Unmarshal(raw, &want) != nil {
 			t.Fatalf("DecodeInbound(%q) accepted %s = %s", data, key, raw)
