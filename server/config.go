@@ -134,6 +134,25 @@ type Config struct {
 	// before its bucket refills completely; one more closes it with 1008
 	// (sustained abuse). Zero means 50.
 	MaxRateLimited int `koanf:"max_rate_limited"`
+	// FrameRate is the sustained number of WebSocket frames per second
+	// one connection may send, of every kind (data, continuation, ping,
+	// pong, close), before login or after. Zero means 4 × MessageRate
+	// (200): room for fragmented messages and keep-alive pongs. Past it
+	// (and past FrameBurst) the connection is closed with 1008. The /echo
+	// endpoint is exempt, as it is from MessageRate.
+	FrameRate float64 `koanf:"frame_rate"`
+	// FrameBurst is how many frames a connection may send at once above
+	// FrameRate. Zero means 4 × MessageBurst (400).
+	FrameBurst int `koanf:"frame_burst"`
+	// ByteRate is the sustained number of bytes per second (frame
+	// headers and payloads) one connection may send. Zero means 16 KiB ×
+	// MessageRate (800 KiB/s). Past it (and past ByteBurst) the
+	// connection is closed with 1008.
+	ByteRate float64 `koanf:"byte_rate"`
+	// ByteBurst is how many bytes a connection may send at once above
+	// ByteRate; at least MaxMessage + 14 (one largest frame). Zero means
+	// the larger of 16 KiB × MessageBurst and 2 × MaxMessage (1.6 MiB).
+	ByteBurst int `koanf:"byte_burst"`
 	// AllowedOrigins are glob patterns ("*" any run of characters, "?"
 	// one) matched case-insensitively against the Origin header at the
 	// handshake; a request with another Origin gets 403. A request
@@ -238,6 +257,10 @@ func (c *Config) normalizeLimits() {
 	setDefault(&c.MessageRate, 50)
 	setDefault(&c.MessageBurst, 100)
 	setDefault(&c.MaxRateLimited, 50)
+	setDefault(&c.FrameRate, 4*c.MessageRate)
+	setDefault(&c.FrameBurst, 4*c.MessageBurst)
+	setDefault(&c.ByteRate, 16<<10*c.MessageRate)
+	setDefault(&c.ByteBurst, max(16<<10*c.MessageBurst, 2*c.MaxMessage))
 	setDefault(&c.AdminListen, "127.0.0.1:9191")
 	setDefault(&c.DrainTimeout, 10*time.Second)
 	setDefault(&c.DrainBatch, 500)
@@ -287,6 +310,8 @@ func (c *Config) validateLimits() error {
 		"accept rate": c.AcceptRate, "accept burst": float64(c.AcceptBurst),
 		"message rate": c.MessageRate, "message burst": float64(c.MessageBurst),
 		"max rate limited": float64(c.MaxRateLimited), "drain batch": float64(c.DrainBatch),
+		"frame rate": c.FrameRate, "frame burst": float64(c.FrameBurst),
+		"byte rate": c.ByteRate, "byte burst": float64(c.ByteBurst),
 		"drain timeout": float64(c.DrainTimeout), "drain interval": float64(c.DrainInterval),
 	} {
 		if v < 0 {
@@ -298,6 +323,9 @@ func (c *Config) validateLimits() error {
 		// tick); a burst of at least half a second of MessageRate keeps
 		// those steps from capping the rate below MessageRate.
 		return fmt.Errorf("%w: message burst %d is below half the message rate %v", ErrConfig, c.MessageBurst, c.MessageRate)
+	}
+	if err := c.validateBudget(); err != nil {
+		return err
 	}
 	if c.AdminListen != "off" {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
@@ -317,6 +345,24 @@ func (c *Config) validateLimits() error {
 	}
 	return nil
 }
+
+// validateBudget checks the frame and byte budgets (see validateLimits for
+// why a burst must cover half a second of its rate).
+func (c *Config) validateBudget() error {
+	switch {
+	case float64(c.FrameBurst) < c.FrameRate/2:
+		return fmt.Errorf("%w: frame burst %d is below half the frame rate %v", ErrConfig, c.FrameBurst, c.FrameRate)
+	case float64(c.ByteBurst) < c.ByteRate/2:
+		return fmt.Errorf("%w: byte burst %d is below half the byte rate %v", ErrConfig, c.ByteBurst, c.ByteRate)
+	case c.ByteBurst < c.MaxMessage+maxFrameHeader:
+		return fmt.Errorf("%w: byte burst %d is below max message %d plus a frame header: the largest message could never arrive", ErrConfig, c.ByteBurst, c.MaxMessage)
+	}
+	return nil
+}
+
+// maxFrameHeader is the largest client frame header: 2 bytes, an 8-byte
+// length and a 4-byte mask key (RFC 6455 section 5.2).
+const maxFrameHeader = 14
 
 // parseProxies parses the TrustedProxies CIDRs; empty or ["none"] is no
 // proxy.

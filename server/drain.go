@@ -86,7 +86,7 @@ func (l *loop) drainBatch(n int) int {
 		}
 		c := l.conns[i]
 		switch {
-		case c.state == stClosing, c.state == stRefused:
+		case c.state >= stClosing:
 		case n == 0:
 			left++
 		case c.state == stHandshake:

@@ -265,47 +265,17 @@ func lastForwarded(xff []byte) netip.Addr {
 	return a.Unmap()
 }
 
-// bucket is a connection's message token bucket. Owned by the
-// connection's loop; the time is the server's coarse clock (one tick,
-// at most 100ms, per step), fine for rates of a few messages per second.
-type bucket struct {
-	tokens  float32
-	strikes int32 // rate_limited replies since the bucket was last full
-	last    int64 // unix nanos of the last refill; 0 before the first message
-}
-
-// take reports whether a message may pass at now.
-func (b *bucket) take(cfg *Config, now int64) bool {
-	burst := float32(cfg.MessageBurst)
-	if b.last == 0 {
-		b.tokens, b.last = burst, now
-	}
-	if now > b.last {
-		b.tokens += float32(float64(now-b.last) / 1e9 * cfg.MessageRate)
-		b.last = now
-	}
-	if b.tokens >= burst {
-		b.tokens, b.strikes = burst, 0 // the client backed off: forgive it
-	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true
-	}
-	b.strikes++
-	return false
-}
-
 // allow charges one message (a data frame or a ping) to a chat
 // connection's bucket. Past the bucket the client gets rate_limited (a
 // ping is dropped); past MaxRateLimited of those in a row it is closed
 // with 1008. It reports whether the message may be handled.
 func (c *conn) allow(ping bool) bool {
 	s := c.l.srv
-	if c.echo || c.rate.take(&s.cfg, s.now()) {
+	if c.echo || c.in.takeMessage() {
 		return true
 	}
 	lm := s.ops.limits
-	if int(c.rate.strikes) > s.cfg.MaxRateLimited {
+	if int(c.in.strikes) > s.cfg.MaxRateLimited {
 		lm.rateClosed.Add(1)
 		s.warnAbuse("closing flooding connection", c)
 		c.l.shard.Drain() // the rate_limited replies queued so far go first

@@ -50,7 +50,7 @@ func (l *loop) sweep() {
 func (l *loop) keepAlive(c *conn, now int64) {
 	interval := int64(l.srv.cfg.PingInterval)
 	switch {
-	case now-c.seen > 2*interval+int64(l.srv.tick): // seen is up to one tick stale
+	case now-c.in.last > 2*interval+int64(l.srv.tick): // the last input is up to one tick stale
 		l.srv.stats.IdleTimeouts.Add(1)
 		c.closeWith(ws.StatusGoingAway, "idle timeout")
 	case now-c.since >= interval:

@@ -124,6 +124,10 @@ func limitFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.Float64Var(&cfg.MessageRate, "message-rate", 0, "messages per second per connection, rate_limited past it (default 50)")
 	fs.IntVar(&cfg.MessageBurst, "message-burst", 0, "messages at once above message-rate (default 100)")
 	fs.IntVar(&cfg.MaxRateLimited, "max-rate-limited", 0, "rate_limited errors before closing with 1008 (default 50)")
+	fs.Float64Var(&cfg.FrameRate, "frame-rate", 0, "frames of any kind per second per connection, 1008 past it (default 4 x message-rate)")
+	fs.IntVar(&cfg.FrameBurst, "frame-burst", 0, "frames at once above frame-rate (default 4 x message-burst)")
+	fs.Float64Var(&cfg.ByteRate, "byte-rate", 0, "bytes per second per connection, 1008 past it (default 16 KiB x message-rate)")
+	fs.IntVar(&cfg.ByteBurst, "byte-burst", 0, "bytes at once above byte-rate (default 16 KiB x message-burst, at least 2 x max-message)")
 	fs.Var((*stringList)(&cfg.AllowedOrigins), "allowed-origins", "comma-separated Origin glob patterns, 403 otherwise (default: allow all)")
 	fs.StringVar(&cfg.JWTSecret, "jwt-secret", "", "HMAC secret: require a JWT in the token query parameter, 401 otherwise (default: auth off)")
 }
