@@ -160,8 +160,9 @@ func (l *Load) says(r *Report) map[string]*said {
 		uid := s.c.UID()
 		for _, m := range s.c.Msgs() {
 			if m.Type == "error" {
-				r.Refused++
-				r.detail("%s got error %s", s.c.Name, m.Code)
+				if r.Refused++; r.Refused == 1 {
+					r.detail("%s got error %s (the first refusal)", s.c.Name, m.Code)
+				}
 			}
 			if m.Type == "say" && m.From == uid && m.To == "all" {
 				if sd := says[m.Content]; sd != nil && sd.s == s && sd.ackAt.IsZero() {

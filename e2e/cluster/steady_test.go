@@ -6,13 +6,21 @@ import (
 )
 
 // TestSteady: three chatd nodes on a three-server NATS cluster under
-// steady load, no fault, no member joining or leaving during the load
-// (with churners, see TestSteadyChurn, pending issue 9). Every invariant
-// holds.
+// steady load, no fault, no member joining or leaving during the load.
+// Every invariant holds.
 func TestSteady(t *testing.T) {
 	lc := Sizes(testing.Short())
 	lc.Churners = 0
 	r := RunLoad(t, "steady", Options{Nodes: -1}, lc, steadyTimings(), nil)
+	r.Check(t, All(gapBound()))
+}
+
+// TestSteadyChurn is TestSteady with members logging in and out all
+// along (Sizes' churners). (Before the room-log redesign it failed 1 run
+// of 6: a node kept another node's members of one room out of its list
+// for good.)
+func TestSteadyChurn(t *testing.T) {
+	r := RunLoad(t, "steady with churn", Options{Nodes: -1}, Sizes(testing.Short()), steadyTimings(), nil)
 	r.Check(t, All(gapBound()))
 }
 
