@@ -43,14 +43,16 @@ func (n *Node) Watch(o room.Owner) {
 	}
 	l := &n.live
 	l.mu.Lock()
+	kick := false
 	if _, ok := l.watched[o]; !ok {
 		l.watched[o] = time.Now()
 		if s, ok := l.seen[o.Node]; (ok && s.boot != o.Boot) || o.Node == n.id {
 			l.evict = append(l.evict, o) // an older incarnation
+			kick = true
 		}
 	}
 	l.mu.Unlock()
-	if len(l.evict) > 0 {
+	if kick {
 		n.poke()
 	}
 }

@@ -6,9 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"chatd/room"
 )
 
@@ -26,7 +23,7 @@ type pubItem struct {
 	data  []byte
 	id    string
 	first time.Time
-	fut   jetstream.PubAckFuture
+	fut   ackFuture
 }
 
 // droppable reports whether the item may be given up: its sender is told.
@@ -164,12 +161,12 @@ func (p *publisher) fill() {
 }
 
 func (p *publisher) send(it *pubItem) {
-	m := &nats.Msg{Subject: it.f.subj, Data: it.data, Header: nats.Header{}}
-	fut, err := p.n.js.PublishMsgAsync(m, jetstream.WithMsgID(it.id))
-	if err != nil {
-		fut = nil
+	it.fut = nil
+	if st := p.n.work.storeNow(); st != nil {
+		if fut, err := st.publish(it.f.subj, it.id, it.data); err == nil {
+			it.fut = fut
+		}
 	}
-	it.fut = fut
 }
 
 // fail handles a failed head: after a pause, items past AppendTimeout

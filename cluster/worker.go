@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,13 +45,34 @@ type worker struct {
 	tasks []task
 	wake  chan struct{}
 
+	// Safe for concurrent use: the store, once the stream is ensured
+	// (the publisher reads it too).
+	shared atomic.Pointer[storeRef]
+
 	// Owned by the worker goroutine.
-	stream  jetstream.Stream
-	kv      jetstream.KeyValue
-	created time.Time // creation time of the stream we read
+	store   logStore           // nil until the stream is ensured
+	kv      jetstream.KeyValue // the state bucket (uid blocks)
+	created time.Time          // creation time of the stream we read
 }
 
 func (w *worker) init() { w.wake = make(chan struct{}, 1) }
+
+type storeRef struct{ s logStore }
+
+// setStore makes st the node's log store.
+func (w *worker) setStore(st logStore) {
+	w.store = st
+	w.shared.Store(&storeRef{st})
+}
+
+// storeNow returns the node's log store, nil before the stream is
+// ensured. Safe for concurrent use.
+func (w *worker) storeNow() logStore {
+	if r := w.shared.Load(); r != nil {
+		return r.s
+	}
+	return nil
+}
 
 func (w *worker) push(t task) {
 	w.mu.Lock()
@@ -127,16 +149,15 @@ func (w *worker) do(t task) error {
 	case taskReserve:
 		return w.doReserve()
 	case taskUnsubscribe:
-		if t.f.sub != nil {
-			_ = t.f.sub.Unsubscribe()
-			t.f.sub = nil
+		if w.store != nil {
+			w.store.unsubscribe(t.f)
 		}
 		return nil
 	}
 	if t.f.isClosed() {
 		return nil
 	}
-	if w.stream == nil {
+	if w.store == nil {
 		return errNotReady
 	}
 	switch t.kind {
@@ -158,24 +179,16 @@ var errNotReady = errors.New("cluster: rooms stream not ready")
 // reads the log after it.
 func (w *worker) doSync(f *feed) error {
 	n := w.n
-	if f.sub == nil {
-		sub, err := n.nc.ChanSubscribe(f.ordered, n.msgs)
-		if err != nil {
-			return err
-		}
-		_ = sub.SetPendingLimits(-1, -1) // the shared channel is the bound
-		f.sub = sub
-	}
-	ctx, cancel := n.ctx()
-	defer cancel()
-	snap := &room.Snapshot{}
-	e, err := w.kv.Get(ctx, "room."+roomEnc(f.r.ID()))
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-	case err != nil:
+	if err := w.store.subscribe(f); err != nil {
 		return err
-	default:
-		if snap, err = room.DecodeSnapshot(e.Value()); err != nil {
+	}
+	snap := &room.Snapshot{}
+	data, err := w.store.loadCheckpoint(f.r.ID())
+	if err != nil {
+		return err
+	}
+	if data != nil {
+		if snap, err = room.DecodeSnapshot(data); err != nil {
 			n.log.Warn("cluster: bad checkpoint ignored", "room", f.r.ID(), "err", err)
 			snap = &room.Snapshot{}
 		}
@@ -202,21 +215,18 @@ func (w *worker) catchUp(f *feed) error {
 		if closed {
 			return nil
 		}
-		ctx, cancel := n.ctx()
-		m, err := w.stream.GetMsg(ctx, from+1, jetstream.WithGetMsgSubject(f.subj))
-		cancel()
-		if err == nil {
-			f.mu.Lock()
-			if m.Sequence > f.applied && !f.closed {
-				n.apply(f, m.Sequence, m.Data)
+		evs, end, err := w.store.read(f.subj, from)
+		f.mu.Lock()
+		for _, e := range evs {
+			if e.seq > f.applied && !f.closed {
+				n.apply(f, e.seq, e.data)
 			}
-			f.mu.Unlock()
-			continue
 		}
-		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+		f.mu.Unlock()
+		if err != nil {
 			return err
 		}
-		if w.goLive(f) {
+		if end && w.goLive(f) {
 			n.hub.Caught(f.r)
 			return nil
 		}
@@ -270,10 +280,7 @@ func (w *worker) doCheckpoint(f *feed) error {
 			return nil
 		}
 	}
-	ctx, cancel := n.ctx()
-	defer cancel()
-	_, err := w.kv.Put(ctx, "room."+roomEnc(f.r.ID()), data)
-	return err
+	return w.store.saveCheckpoint(f.r.ID(), data)
 }
 
 func (f *feed) isClosed() bool {
@@ -302,6 +309,7 @@ func (w *worker) doEnsure() error {
 		MaxMsgsPerSubject: n.cfg.RoomLogMax,
 		MaxAge:            n.cfg.RoomLogAge,
 		Duplicates:        2 * time.Minute,
+		AllowDirect:       true, // catch-ups read batches from any replica
 		RePublish:         &jetstream.RePublish{Source: n.cfg.Prefix + ".r.>", Destination: n.cfg.Prefix + ".o.>"},
 	}
 	s, err := n.js.CreateOrUpdateStream(ctx, cfg)
@@ -315,8 +323,9 @@ func (w *worker) doEnsure() error {
 	if err != nil {
 		return err
 	}
-	first := w.stream == nil
-	w.stream, w.kv = s, kv
+	first := w.store == nil
+	w.kv = kv
+	w.setStore(&jsStore{n: n, stream: n.stream, kv: kv})
 	if created := s.CachedInfo().Created; !first && !created.Equal(w.created) {
 		w.logLost()
 	}

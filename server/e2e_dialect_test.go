@@ -294,8 +294,12 @@ func TestClusterDialectResync(t *testing.T) {
 	ub := b.login("bob", "1", user{mustUID(t, pa.id), pa.name})
 	a.expect(jCurLogin(ub.peer()))
 
+	// The only NATS server restarts with an empty store: the rooms' log
+	// starts over and each node joins its members again, so alice sees
+	// bob leave and come back, in her dialect.
 	nats.Shutdown()
-	a.expect(jCurLogout(ub.peer()))
+	waitFor(t, 5*time.Second, "n1 not ready", func() bool { return !n1.srv.ClusterHealthy() })
 	startNATS(t, addr)
-	a.expect(jCurLogin(ub.peer()))
+	a.skipUntil(jCurLogout(ub.peer()))
+	a.skipUntil(jCurLogin(ub.peer()))
 }
