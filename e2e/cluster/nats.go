@@ -258,6 +258,28 @@ func (c *NATS) StreamLeader(stream string) (int, error) {
 	return -1, fmt.Errorf("stream %s: leader %q is not ours", stream, si.Cluster.Leader)
 }
 
+// SeparateLeaders makes stream's leader another server than the meta
+// leader, if they coincide, by asking the stream's Raft leader to step
+// down (a replicated stream only; an R1 stream cannot move), so that
+// killing one does not kill the other. It reports whether they differ.
+func (c *NATS) SeparateLeaders(stream string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		s, err := c.StreamLeader(stream)
+		m := c.MetaLeader()
+		if err == nil && m >= 0 && s != m {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		if srv := c.Server(s); err == nil && srv != nil {
+			_ = srv.JetStreamStepdownStream(natsserver.DEFAULT_GLOBAL_ACCOUNT, stream)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // WaitStreamLeader polls StreamLeader until it answers or d passes.
 func (c *NATS) WaitStreamLeader(stream string, d time.Duration) (int, error) {
 	deadline := time.Now().Add(d)
