@@ -326,10 +326,14 @@ func (w *worker) doEnsure() error {
 	first := w.store == nil
 	w.kv = kv
 	w.setStore(&jsStore{n: n, stream: n.stream, kv: kv})
-	if created := s.CachedInfo().Created; !first && !created.Equal(w.created) {
+	created := s.CachedInfo().Created
+	// The ids of room events name the stream by its creation time: the
+	// same on every node, new when the stream is created anew.
+	n.hub.SetEpoch(strconv.FormatUint(uint64(created.UnixNano()), 36))
+	if !first && !created.Equal(w.created) {
 		w.logLost()
 	}
-	w.created = s.CachedInfo().Created
+	w.created = created
 	n.ready.Store(true)
 	if first {
 		n.log.Info("cluster: rooms log ready", "stream", n.stream, "replicas", replicas, "storage", storage.String())

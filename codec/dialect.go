@@ -59,6 +59,9 @@ type Event struct {
 	ToName  string // private echo: the target's name
 	Content string // say and private
 	Time    time.Time
+	// ID is the event's position in its room's log (login, say to all,
+	// logout); the zero ID (private messages) adds no "id" key.
+	ID ID
 }
 
 // Prefixes that workerman-chat's current server puts before private
@@ -81,8 +84,17 @@ const (
 //	logout    2014:    {"type":"logout","uid":1,"time":"..."}
 //	          current: {"type":"logout","from_client_id":"1","from_client_name":"n","time":"..."}
 //
-// A current client id is the uid's decimal string.
+// A current client id is the uid's decimal string. An event with an ID
+// ends with the key "id" (extension): ...,"id":"<epoch>-<seq>"}.
 func AppendEvent(dst []byte, d Dialect, ev *Event) []byte {
+	dst = appendEvent(dst, d, ev)
+	if ev.ID.Seq == 0 {
+		return dst
+	}
+	return append(AppendIDField(dst[:len(dst)-1], ev.ID), '}')
+}
+
+func appendEvent(dst []byte, d Dialect, ev *Event) []byte {
 	if d == DialectCurrent {
 		return appendCurrent(dst, ev)
 	}
@@ -147,7 +159,7 @@ func appendClientID(dst []byte, uid uint64) []byte {
 // AppendClientList appends the newcomer's login of DialectCurrent with
 // the room's members: {"type":"login","client_id":..,"client_name":..,
 // "time":..,"client_list":{"1":"a",...}}, users in join order (the
-// newcomer included).
+// newcomer included), and the login's "id" last.
 func AppendClientList(dst []byte, ev *Event, users []User) []byte {
 	dst = appendCurrent(dst, ev)
 	dst = append(dst[:len(dst)-1], `,"client_list":{`...)
@@ -157,7 +169,11 @@ func AppendClientList(dst []byte, ev *Event, users []User) []byte {
 		}
 		dst = appendJSONString(append(appendClientID(dst, u.UID), ':'), u.Name)
 	}
-	return append(dst, "}}"...)
+	dst = append(dst, '}')
+	if ev.ID.Seq != 0 {
+		dst = AppendIDField(dst, ev.ID)
+	}
+	return append(dst, '}')
 }
 
 // TextPingFrame is the text heartbeat {"type":"ping"} that

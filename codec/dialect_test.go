@@ -116,3 +116,47 @@ func TestAppendEventAllocs(t *testing.T) {
 		t.Errorf("AllocsPerRun(AppendClientList) = %v; want 0", got)
 	}
 }
+
+func TestEventID(t *testing.T) {
+	at := time.Date(2014, 8, 12, 17, 50, 30, 0, time.Local)
+	ev := Event{Kind: EventSay, UID: 7, Name: "n", Content: "c", Time: at, ID: ID{"e1", 9}}
+	tests := []struct {
+		d    Dialect
+		want string
+	}{
+		{Dialect2014, `{"type":"say","from_uid":7,"to_uid":"all","content":"c","time":"2014-08-12 17:50:30","id":"e1-9"}`},
+		{DialectCurrent, `{"type":"say","from_client_id":"7","from_client_name":"n","to_client_id":"all","content":"c","time":"2014-08-12 17:50:30","id":"e1-9"}`},
+	}
+	for _, tt := range tests {
+		if got := string(AppendEvent(nil, tt.d, &ev)); got != tt.want {
+			t.Errorf("AppendEvent(%s) = %s; want %s", tt.d, got, tt.want)
+		}
+	}
+	ev.Kind = EventLogin
+	want := `{"type":"login","client_id":"7","client_name":"n","time":"2014-08-12 17:50:30","client_list":{"7":"n"},"id":"e1-9"}`
+	if got := string(AppendClientList(nil, &ev, []User{{UID: 7, Name: "n"}})); got != want {
+		t.Errorf("AppendClientList = %s; want %s", got, want)
+	}
+	dst := make([]byte, 0, 512)
+	if got := testing.AllocsPerRun(100, func() { AppendEvent(dst[:0], Dialect2014, &ev) }); got != 0 {
+		t.Errorf("AllocsPerRun(AppendEvent with id) = %v; want 0", got)
+	}
+}
+
+// TestAppendSayBody: a say rendered from the other dialect's content body
+// is the say AppendEvent encodes.
+func TestAppendSayBody(t *testing.T) {
+	at := time.Date(2014, 8, 12, 17, 50, 30, 0, time.Local)
+	for _, content := range []string{"hi", `a\b "q" &amp; <br />` + "\n猪\u2028", ""} {
+		ev := Event{Kind: EventSay, UID: 7, Name: "n&amp;", Content: content, Time: at, ID: ID{"e", 3}}
+		for _, from := range []Dialect{Dialect2014, DialectCurrent} {
+			body := SayContentBody(AppendEvent(nil, from, &ev))
+			for _, to := range []Dialect{Dialect2014, DialectCurrent} {
+				want := string(AppendEvent(nil, to, &ev))
+				if got := string(AppendSayBody(nil, to, &ev, body)); got != want {
+					t.Errorf("AppendSayBody(%s from %s, %q) = %s; want %s", to, from, content, got, want)
+				}
+			}
+		}
+	}
+}

@@ -52,6 +52,8 @@ var (
 	replyRoomID      = &Reply{CodeBadJSON, "room_id must be a string or an integer"}
 	replyToUID       = &Reply{CodeBadJSON, "to_uid must be \"all\" or a uid"}
 	replyClientName  = &Reply{CodeBadJSON, "client_name must be a string"}
+	replyHistory     = &Reply{CodeBadJSON, "history must be a non-negative integer"}
+	replySince       = &Reply{CodeBadJSON, "since must be the id of a room event of this server"}
 	replyNoType      = &Reply{CodeUnknownType, "missing type"}
 	replyUnknownType = &Reply{CodeUnknownType, "unknown type"}
 	replyNoSuchUser  = &Reply{CodeNoSuchUser, "to_uid is neither \"all\" nor a uid"}
@@ -66,6 +68,7 @@ type Inbound struct {
 	ToAll   bool    // say: to_uid (or to_client_id) == "all"
 	ToUID   uint64  // say: target uid when !ToAll (uid given as JSON number or decimal string)
 	Content string  // say: raw content
+	Resume  Resume  // login: "history" and "since" (extension)
 }
 
 // decodeOptions is the one sonic configuration of the package, chosen for
@@ -100,6 +103,8 @@ type inboundJSON struct {
 	ToUID      sonic.NoCopyRawMessage `json:"to_uid"`
 	ToClientID sonic.NoCopyRawMessage `json:"to_client_id"`
 	Content    string                 `json:"content"`
+	History    sonic.NoCopyRawMessage `json:"history"`
+	Since      sonic.NoCopyRawMessage `json:"since"`
 }
 
 // decodeState is what one DecodeInbound call needs on the heap.
@@ -151,6 +156,9 @@ func DecodeInbound(payload []byte, in *Inbound) error {
 	switch v.Type {
 	case "login":
 		if err := decodeClientName(v.ClientName, in); err != nil {
+			return err
+		}
+		if err := decodeResume(v.History, v.Since, in); err != nil {
 			return err
 		}
 		return decodeRoomID(v.RoomID, in)
@@ -234,6 +242,34 @@ func decodeRoomID(raw []byte, in *Inbound) error {
 		return nil
 	}
 	return replyRoomID
+}
+
+// decodeResume sets in.Resume from the raw history and since of a login:
+// history a non-negative integer (capped at the largest int), since an id
+// (ParseID); absent or null is none.
+func decodeResume(history, since []byte, in *Inbound) error {
+	switch {
+	case len(history) == 0 || string(history) == "null":
+	case !isInteger(history) || history[0] == '-':
+		return replyHistory
+	default:
+		n, err := strconv.ParseUint(aliasString(history), 10, 63)
+		if err != nil {
+			n = 1<<63 - 1 // out of range: as many as the server keeps
+		}
+		in.Resume.History = int(n)
+	}
+	if len(since) == 0 || string(since) == "null" {
+		return nil
+	}
+	s, ok := unquote(since)
+	if !ok {
+		return replySince
+	}
+	if in.Resume.Since, ok = ParseID(s); !ok {
+		return replySince
+	}
+	return nil
 }
 
 // decodeToUID sets in.ToAll or in.ToUID from the raw to_uid of a say.

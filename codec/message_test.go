@@ -224,3 +224,51 @@ func TestPretouch(t *testing.T) {
 		t.Errorf("Pretouch() = %v; want nil", err)
 	}
 }
+
+func TestDecodeResume(t *testing.T) {
+	tests := []struct {
+		name, json string
+		want       Resume
+		code       string
+	}{
+		{"none", `{"type":"login","name":"n"}`, Resume{}, ""},
+		{"history", `{"type":"login","name":"n","history":50}`, Resume{History: 50}, ""},
+		{"history zero", `{"type":"login","name":"n","history":0}`, Resume{}, ""},
+		{"history null", `{"type":"login","name":"n","history":null}`, Resume{}, ""},
+		{"history huge", `{"type":"login","name":"n","history":99999999999999999999999}`, Resume{History: 1<<63 - 1}, ""},
+		{"since", `{"type":"login","name":"n","since":"k3x9-42"}`, Resume{Since: ID{"k3x9", 42}}, ""},
+		{"both", `{"type":"login","client_name":"n","history":3,"since":"a-1"}`, Resume{History: 3, Since: ID{"a", 1}}, ""},
+		{"history negative", `{"type":"login","name":"n","history":-1}`, Resume{}, CodeBadJSON},
+		{"history fraction", `{"type":"login","name":"n","history":1.5}`, Resume{}, CodeBadJSON},
+		{"history string", `{"type":"login","name":"n","history":"5"}`, Resume{}, CodeBadJSON},
+		{"history bool", `{"type":"login","name":"n","history":true}`, Resume{}, CodeBadJSON},
+		{"since number", `{"type":"login","name":"n","since":42}`, Resume{}, CodeBadJSON},
+		{"since no seq", `{"type":"login","name":"n","since":"abc"}`, Resume{}, CodeBadJSON},
+		{"since zero seq", `{"type":"login","name":"n","since":"abc-0"}`, Resume{}, CodeBadJSON},
+		{"since upper", `{"type":"login","name":"n","since":"ABC-1"}`, Resume{}, CodeBadJSON},
+		{"since long epoch", `{"type":"login","name":"n","since":"abcdefghijklmnopq-1"}`, Resume{}, CodeBadJSON},
+		{"since plus", `{"type":"login","name":"n","since":"a-+1"}`, Resume{}, CodeBadJSON},
+		{"since empty", `{"type":"login","name":"n","since":""}`, Resume{}, CodeBadJSON},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var in Inbound
+			err := DecodeInbound([]byte(tt.json), &in)
+			if code := replyCode(err); code != tt.code {
+				t.Fatalf("DecodeInbound(%q) = %v; want code %q", tt.json, err, tt.code)
+			}
+			if tt.code == "" && in.Resume != tt.want {
+				t.Errorf("DecodeInbound(%q).Resume = %+v; want %+v", tt.json, in.Resume, tt.want)
+			}
+		})
+	}
+}
+
+func TestIDRoundTrip(t *testing.T) {
+	for _, id := range []ID{{"a", 1}, {"k3x9", 42}, {"0123456789abcdef", 1<<64 - 1}} {
+		got, ok := ParseID(id.String())
+		if !ok || got != id {
+			t.Errorf("ParseID(%q) = %v, %v; want %v", id.String(), got, ok, id)
+		}
+	}
+}

@@ -19,11 +19,12 @@ func (h *Hub) Apply(r *Room, seq uint64, ev *Event) {
 		return
 	}
 	r.seq = seq
-	h.apply(r, ev)
+	h.apply(r, ev, true)
 }
 
-// apply applies ev to r. Called with r.mu held.
-func (h *Hub) apply(r *Room, ev *Event) {
+// apply applies ev to r; owned: ev's strings are the event's own (see
+// keep). Called with r.mu held.
+func (h *Hub) apply(r *Room, ev *Event, owned bool) {
 	switch ev.Kind {
 	case KindJoin:
 		h.applyJoin(r, ev)
@@ -31,13 +32,15 @@ func (h *Hub) apply(r *Room, ev *Event) {
 		if i := r.indexOf(ev.UID); i >= 0 {
 			name := r.users[i].Name
 			r.removeAt(i)
-			h.broadcast(r, &codec.Event{Kind: codec.EventLogout, UID: ev.UID, Name: name, Time: ev.time()})
+			h.broadcast(r, &codec.Event{Kind: codec.EventLogout, UID: ev.UID, Name: name, Time: ev.time(), ID: h.id(r)})
 		}
 	case KindSay:
 		// A say from a member the log no longer lists (evicted meanwhile)
-		// is dropped the same way on every node.
-		if r.total > 0 && r.indexOf(ev.UID) >= 0 {
-			h.broadcast(r, &codec.Event{Kind: codec.EventSay, UID: ev.UID, Name: ev.Name, Content: ev.Content, Time: ev.time()})
+		// is dropped the same way on every node. It is kept for history
+		// even with no local member joined yet (a joiner's room syncing).
+		if r.indexOf(ev.UID) >= 0 {
+			fs := h.broadcast(r, &codec.Event{Kind: codec.EventSay, UID: ev.UID, Name: ev.Name, Content: ev.Content, Time: ev.time(), ID: h.id(r)})
+			h.keep(r, ev, &fs, owned)
 		}
 	case KindEvict:
 		h.applyEvict(r, ev)
@@ -50,8 +53,9 @@ func (h *Hub) apply(r *Room, ev *Event) {
 func (h *Hub) applyJoin(r *Room, ev *Event) {
 	listed := r.indexOf(ev.UID) >= 0
 	var m *Member
+	var want codec.Resume
 	if ev.Node == h.node && ev.Boot == h.boot {
-		m = r.popPending(ev.UID)
+		m, want = r.popPending(ev.UID)
 	}
 	if listed && m == nil {
 		return
@@ -61,22 +65,41 @@ func (h *Hub) applyJoin(r *Room, ev *Event) {
 		r.owners = append(r.owners, Owner{ev.Node, ev.Boot})
 		h.watch(Owner{ev.Node, ev.Boot})
 	}
-	login := codec.Event{Kind: codec.EventLogin, UID: ev.UID, Name: ev.Name, Time: ev.time()}
+	login := codec.Event{Kind: codec.EventLogin, UID: ev.UID, Name: ev.Name, Time: ev.time(), ID: h.id(r)}
 	if m == nil {
 		h.broadcast(r, &login)
 		return
 	}
-	h.joinLocal(r, m, &login)
+	h.joinLocal(r, m, &want, &login)
 }
 
-// joinLocal completes the join of local member m. Called with r.mu held.
-func (h *Hub) joinLocal(r *Room, m *Member, login *codec.Event) {
+// joinLocal completes the join of local member m, which asked want of
+// the room's history. Called with r.mu held.
+func (h *Hub) joinLocal(r *Room, m *Member, want *codec.Resume, login *codec.Event) {
 	r.joined = append(r.joined, m)
 	r.count(m, 1)
 	var fs frames
 	r.encode(&fs, login, &r.scratch)
-	join := joinFrames(&r.scratch, m.dialect, login, r.users, fs[m.dialect])
+	var hist *[]byte
+	if want.Wanted() {
+		hist = scratches.Get().(*[]byte)
+		*hist = h.historyJSON((*hist)[:0], r, m.dialect, want)
+	}
+	join := joinFrames(&r.scratch, m.dialect, login, r.users, fs[m.dialect], hist)
+	if hist != nil {
+		trim(hist)
+		scratches.Put(hist)
+	}
 	h.post(r, event{kind: evBroadcast, room: r, frames: fs}, m, join)
+}
+
+// id returns the log position of r's last applied event. Called with
+// r.mu held.
+func (h *Hub) id(r *Room) codec.ID {
+	if r.seq == 0 {
+		return codec.ID{}
+	}
+	return codec.ID{Epoch: h.Epoch(), Seq: r.seq}
 }
 
 // watch tells the cluster about an owner that is not this node's boot.
@@ -99,7 +122,7 @@ func (h *Hub) applyEvict(r *Room, ev *Event) {
 		u := r.users[i]
 		r.removeAt(i)
 		self = self || o == (Owner{h.node, h.boot})
-		h.broadcast(r, &codec.Event{Kind: codec.EventLogout, UID: u.UID, Name: u.Name, Time: ev.time()})
+		h.broadcast(r, &codec.Event{Kind: codec.EventLogout, UID: u.UID, Name: u.Name, Time: ev.time(), ID: h.id(r)})
 	}
 	if self && h.cl != nil {
 		h.rejoin(r)
@@ -130,8 +153,8 @@ func (r *Room) backs(uid uint64) bool {
 			return true
 		}
 	}
-	for _, m := range r.pending {
-		if m.uid == uid {
+	for _, j := range r.pending {
+		if j.m.uid == uid {
 			return true
 		}
 	}
@@ -139,14 +162,14 @@ func (r *Room) backs(uid uint64) bool {
 }
 
 // broadcast frames ev once per dialect with members in r and posts it to
-// every loop with members. Called with r.mu held.
-func (h *Hub) broadcast(r *Room, ev *codec.Event) {
+// every loop with members; it returns the frames. Called with r.mu held.
+func (h *Hub) broadcast(r *Room, ev *codec.Event) (fs frames) {
 	if r.total == 0 {
-		return
+		return fs
 	}
-	var fs frames
 	r.encode(&fs, ev, &r.scratch)
 	h.post(r, event{kind: evBroadcast, room: r, frames: fs}, nil, nil)
+	return fs
 }
 
 // post posts e to every loop with members of r. With joiner set, the

@@ -57,7 +57,7 @@ func (h *Hub) Reset(r *Room, snap *Snapshot) {
 	now := time.Unix(0, h.now())
 	for _, u := range r.users {
 		if !slices.ContainsFunc(snap.Users, func(v codec.User) bool { return v.UID == u.UID }) {
-			h.broadcast(r, &codec.Event{Kind: codec.EventLogout, UID: u.UID, Name: u.Name, Time: now})
+			h.broadcast(r, &codec.Event{Kind: codec.EventLogout, UID: u.UID, Name: u.Name, Time: now, ID: h.id(r)})
 		}
 	}
 	old := r.users
@@ -67,10 +67,10 @@ func (h *Hub) Reset(r *Room, snap *Snapshot) {
 		if slices.ContainsFunc(old, func(v codec.User) bool { return v.UID == u.UID }) {
 			continue
 		}
-		login := codec.Event{Kind: codec.EventLogin, UID: u.UID, Name: u.Name, Time: now}
+		login := codec.Event{Kind: codec.EventLogin, UID: u.UID, Name: u.Name, Time: now, ID: h.id(r)}
 		if r.owners[i] == (Owner{h.node, h.boot}) {
-			if m := r.popPending(u.UID); m != nil {
-				h.joinLocal(r, m, &login)
+			if m, want := r.popPending(u.UID); m != nil {
+				h.joinLocal(r, m, &want, &login)
 				continue
 			}
 		}
@@ -161,7 +161,7 @@ func (h *Hub) Rejected(r *Room, ev *Event) {
 	r.mu.Lock()
 	switch ev.Kind {
 	case KindJoin:
-		if m = r.popPending(ev.UID); m != nil {
+		if m, _ = r.popPending(ev.UID); m != nil {
 			h.log.Append(r, Event{Kind: KindLeave, UID: ev.UID, Time: h.now()})
 			m.shard.post(event{kind: evReject, room: r, member: m, one: unavailableFrame})
 		} else if !r.dead && slices.ContainsFunc(r.joined, func(m *Member) bool { return m.uid == ev.UID }) {

@@ -58,24 +58,24 @@ func expectPayloads(t *testing.T, who string, got []string, want ...string) {
 // say, private messages both ways and a logout, checking every member's
 // exact messages.
 func TestMixedRoom(t *testing.T) {
-	h := syncHub(2, Config{})
+	h := syncHub(2, Config{Epoch: "e"})
 	a, ca := dialectMember(h, 0, codec.Dialect2014, "a")
 	expectPayloads(t, "a", ca.take(), `{"type":"user_list","user_list":[{"uid":1,"name":"a"}]}`,
-		`{"type":"login","uid":1,"name":"a",`+tm+`}`)
+		`{"type":"login","uid":1,"name":"a",`+tm+`,"id":"e-1"}`)
 	b, cb := dialectMember(h, 1, codec.DialectCurrent, "b&amp;")
 	expectPayloads(t, "b", cb.take(),
-		`{"type":"login","client_id":"2","client_name":"b&amp;",`+tm+`,"client_list":{"1":"a","2":"b&amp;"}}`)
-	expectPayloads(t, "a", ca.take(), `{"type":"login","uid":2,"name":"b&amp;",`+tm+`}`)
+		`{"type":"login","client_id":"2","client_name":"b&amp;",`+tm+`,"client_list":{"1":"a","2":"b&amp;"},"id":"e-2"}`)
+	expectPayloads(t, "a", ca.take(), `{"type":"login","uid":2,"name":"b&amp;",`+tm+`,"id":"e-2"}`)
 	c, cc := dialectMember(h, 0, codec.DialectCurrent, "c")
 	expectPayloads(t, "c", cc.take(),
-		`{"type":"login","client_id":"3","client_name":"c",`+tm+`,"client_list":{"1":"a","2":"b&amp;","3":"c"}}`)
-	expectPayloads(t, "a", ca.take(), `{"type":"login","uid":3,"name":"c",`+tm+`}`)
-	expectPayloads(t, "b", cb.take(), `{"type":"login","client_id":"3","client_name":"c",`+tm+`}`)
+		`{"type":"login","client_id":"3","client_name":"c",`+tm+`,"client_list":{"1":"a","2":"b&amp;","3":"c"},"id":"e-3"}`)
+	expectPayloads(t, "a", ca.take(), `{"type":"login","uid":3,"name":"c",`+tm+`,"id":"e-3"}`)
+	expectPayloads(t, "b", cb.take(), `{"type":"login","client_id":"3","client_name":"c",`+tm+`,"id":"e-3"}`)
 
 	_ = h.Say(a, "hi")
 	drainAll(h)
-	cur := `{"type":"say","from_client_id":"1","from_client_name":"a","to_client_id":"all","content":"hi",` + tm + `}`
-	expectPayloads(t, "a", ca.take(), `{"type":"say","from_uid":1,"to_uid":"all","content":"hi",`+tm+`}`)
+	cur := `{"type":"say","from_client_id":"1","from_client_name":"a","to_client_id":"all","content":"hi",` + tm + `,"id":"e-4"}`
+	expectPayloads(t, "a", ca.take(), `{"type":"say","from_uid":1,"to_uid":"all","content":"hi",`+tm+`,"id":"e-4"}`)
 	expectPayloads(t, "b", cb.take(), cur)
 	expectPayloads(t, "c", cc.take(), cur)
 
@@ -97,8 +97,8 @@ func TestMixedRoom(t *testing.T) {
 
 	h.Close(b)
 	drainAll(h)
-	expectPayloads(t, "a", ca.take(), `{"type":"logout","uid":2,`+tm+`}`)
-	expectPayloads(t, "c", cc.take(), `{"type":"logout","from_client_id":"2","from_client_name":"b&amp;",`+tm+`}`)
+	expectPayloads(t, "a", ca.take(), `{"type":"logout","uid":2,`+tm+`,"id":"e-5"}`)
+	expectPayloads(t, "c", cc.take(), `{"type":"logout","from_client_id":"2","from_client_name":"b&amp;",`+tm+`,"id":"e-5"}`)
 }
 
 // TestDialectFixedByFirstLogin: a re-login keeps the dialect and the id.

@@ -39,17 +39,33 @@ func eventFrame(scratch *[]byte, d codec.Dialect, ev *codec.Event) []byte {
 
 // joinFrames returns what a newcomer of dialect d gets when its login ev
 // is applied, framed in one buffer (one allocation): in 2014 its
-// user_list and then login, the room's login frame of that dialect; in
-// the current dialect one login carrying client_list. users is the
-// room's list, the newcomer included.
-func joinFrames(scratch *[]byte, d codec.Dialect, ev *codec.Event, users []codec.User, login []byte) []byte {
+// user_list, its history if it asked (hist: the JSON of the history
+// message, nil if none), then login, the room's login frame of that
+// dialect; in the current dialect one login carrying client_list, then
+// its history. users is the room's list, the newcomer included.
+func joinFrames(scratch *[]byte, d codec.Dialect, ev *codec.Event, users []codec.User, login []byte, hist *[]byte) []byte {
+	var h []byte
+	if hist != nil {
+		h = *hist
+	}
 	if d == codec.DialectCurrent {
 		*scratch = codec.AppendClientList((*scratch)[:0], ev, users)
-		return newFrame(scratch)
+		if h == nil {
+			return newFrame(scratch)
+		}
+		login = nil
+	} else {
+		*scratch = codec.AppendUserList((*scratch)[:0], users)
 	}
-	*scratch = codec.AppendUserList((*scratch)[:0], users)
-	b := make([]byte, 0, codec.HeaderLen(len(*scratch))+len(*scratch)+len(login))
-	b = append(codec.AppendFrame(b, ws.OpText, *scratch), login...)
+	n := codec.HeaderLen(len(*scratch)) + len(*scratch) + len(login)
+	if h != nil {
+		n += codec.HeaderLen(len(h)) + len(h)
+	}
+	b := codec.AppendFrame(make([]byte, 0, n), ws.OpText, *scratch)
+	if h != nil {
+		b = codec.AppendFrame(b, ws.OpText, h)
+	}
+	b = append(b, login...)
 	trim(scratch)
 	return b
 }

@@ -28,6 +28,18 @@ type Config struct {
 	Now func() time.Time
 	// FirstUID is the first uid handed out on a single node. Zero means 1.
 	FirstUID uint64
+	// HistoryMax is the most says a room keeps for history and resume.
+	// Zero means 100; negative means none.
+	HistoryMax int
+	// HistoryAge is how long a say is kept. Zero means 24h.
+	HistoryAge time.Duration
+	// HistoryBytes bounds the memory of the says kept by all rooms
+	// together. Zero means 64 MiB.
+	HistoryBytes int64
+	// Epoch names a single node's log in the ids of room events
+	// ([0-9a-z], at most codec.MaxEpochLen). Zero means a random value
+	// per hub: ids of an earlier process are then of another log.
+	Epoch string
 }
 
 func (c *Config) normalize() {
@@ -46,6 +58,21 @@ func (c *Config) normalize() {
 	if c.FirstUID == 0 {
 		c.FirstUID = 1
 	}
+	if c.HistoryMax == 0 {
+		c.HistoryMax = 100
+	}
+	if c.HistoryMax < 0 {
+		c.HistoryMax = 0
+	}
+	if c.HistoryAge <= 0 {
+		c.HistoryAge = 24 * time.Hour
+	}
+	if c.HistoryBytes <= 0 {
+		c.HistoryBytes = 64 << 20
+	}
+	if c.Epoch == "" {
+		c.Epoch = randomEpoch()
+	}
 }
 
 // Hub is the registry of rooms and logged-in members.
@@ -63,20 +90,29 @@ type Hub struct {
 	mu    sync.Mutex
 	rooms map[string]*Room
 
+	// Guarded by amu, taken last (after any Room.mu): single node, the
+	// history of retired rooms by room id (history.go).
+	amu     sync.Mutex
+	archive map[string]*history
+
 	// Guarded by umu: uid -> member, for private messages.
 	umu   sync.RWMutex
 	users map[uint64]*Member
 
 	// Safe for concurrent use.
-	nextUID atomic.Uint64
-	slow    atomic.Int64
+	nextUID   atomic.Uint64
+	slow      atomic.Int64
+	epoch     atomic.Pointer[string] // the log's epoch (SetEpoch)
+	seqs      atomic.Uint64          // single node: the last log sequence handed out
+	histBytes atomic.Int64           // memory of the says kept by every room
 }
 
 // NewHub returns a single node's hub with cfg.Loops shards.
 func NewHub(cfg Config) *Hub {
 	cfg.normalize()
-	h := &Hub{cfg: cfg, rooms: make(map[string]*Room), users: make(map[uint64]*Member)}
+	h := &Hub{cfg: cfg, rooms: make(map[string]*Room), users: make(map[uint64]*Member), archive: make(map[string]*history)}
 	h.log = memLog{h}
+	h.SetEpoch(cfg.Epoch)
 	h.nextUID.Store(cfg.FirstUID - 1)
 	for i := 0; i < cfg.Loops; i++ {
 		h.shards = append(h.shards, &Shard{hub: h, idx: i})
@@ -106,6 +142,13 @@ func (h *Hub) Rooms() int {
 // room's user_list, then every member including m gets the login.
 // Called on m's loop.
 func (h *Hub) Login(m *Member, name, roomID string) {
+	h.LoginResume(m, name, roomID, codec.Resume{})
+}
+
+// LoginResume is Login for a login that asks want of the room's history
+// (want.Since.Epoch must not alias a payload): m gets the history frame
+// right after its user_list (history.go).
+func (h *Hub) LoginResume(m *Member, name, roomID string, want codec.Resume) {
 	if m.closed {
 		return
 	}
@@ -128,7 +171,7 @@ func (h *Hub) Login(m *Member, name, roomID string) {
 		roomID = h.cfg.DefaultRoom
 	}
 	r := h.acquire(roomID)
-	r.pending = append(r.pending, m)
+	r.pending = append(r.pending, joining{m, want})
 	m.room = r
 	h.log.Append(r, Event{Kind: KindJoin, UID: m.uid, Name: name, Node: h.node, Boot: h.boot, Time: h.now()})
 	r.mu.Unlock()
@@ -147,16 +190,19 @@ func (h *Hub) now() int64 { return h.cfg.Now().UnixNano() }
 // if needed, with its mu held.
 func (h *Hub) acquire(id string) *Room {
 	h.mu.Lock()
-	r := h.rooms[id]
-	if r != nil {
-		r.mu.Lock()
-		if !r.dead {
+	old := h.rooms[id]
+	var hist *history
+	if old != nil {
+		old.mu.Lock()
+		if !old.dead {
 			h.mu.Unlock()
-			return r
+			return old
 		}
-		r.mu.Unlock()
+		hist, old.hist = old.hist, nil
+		old.mu.Unlock()
 	}
-	r = newRoom(id, len(h.shards))
+	r := newRoom(id, len(h.shards))
+	r.hist = h.reopenHistory(id, hist)
 	h.rooms[id] = r
 	r.mu.Lock()
 	h.mu.Unlock()
@@ -215,6 +261,10 @@ func (h *Hub) forget(r *Room) {
 	h.mu.Lock()
 	if h.rooms[r.id] == r {
 		delete(h.rooms, r.id)
+		r.mu.Lock()
+		h.retireHistory(r.id, r.hist)
+		r.hist = nil
+		r.mu.Unlock()
 	}
 	h.mu.Unlock()
 }

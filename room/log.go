@@ -22,13 +22,15 @@ type Log interface {
 
 // memLog is a single node's log: a room's events are sequenced by its
 // mutex and applied as they are appended. It keeps nothing; nothing is
-// lost, so there is nothing to repair.
+// lost, so there is nothing to repair. Sequences are handed out by one
+// counter for every room of the hub, so a room that is retired and opened
+// again never repeats an id of its earlier life (history.go).
 type memLog struct{ h *Hub }
 
 func (memLog) Open(*Room)  {}
 func (memLog) Close(*Room) {}
 
 func (l memLog) Append(r *Room, ev Event) {
-	r.seq++
-	l.h.apply(r, &ev)
+	r.seq = l.h.seqs.Add(1)
+	l.h.apply(r, &ev, false)
 }

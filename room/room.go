@@ -22,7 +22,8 @@ type Room struct {
 	seq     uint64       // log sequence of the last applied event
 	users   []codec.User // join order; names HTML-escaped
 	owners  []Owner      // owners[i] is the node (and boot) of users[i]
-	pending []*Member    // local members whose join is appended, not applied
+	pending []joining    // local members whose join is appended, not applied
+	hist    *history     // the says kept for history and resume (history.go)
 	joined  []*Member    // local members whose join is applied
 	counts  []int32      // counts[i]: joined members on loop i
 	total   int          // len(joined)
@@ -71,21 +72,28 @@ func (r *Room) removeAt(i int) {
 	r.owners = slices.Delete(r.owners, i, i+1)
 }
 
+// joining is a local member whose join is appended, not applied, with
+// what its login asked of the room's history.
+type joining struct {
+	m    *Member
+	want codec.Resume // Since.Epoch is a copy, not an alias of a payload
+}
+
 // popPending removes and returns the pending local member with uid.
-func (r *Room) popPending(uid uint64) *Member {
-	for i, m := range r.pending {
-		if m.uid == uid {
+func (r *Room) popPending(uid uint64) (*Member, codec.Resume) {
+	for i, j := range r.pending {
+		if j.m.uid == uid {
 			r.pending = slices.Delete(r.pending, i, i+1)
-			return m
+			return j.m, j.want
 		}
 	}
-	return nil
+	return nil, codec.Resume{}
 }
 
 // drop removes m from the pending or joined members; it reports whether
 // m was joined (applied, counted on its loop).
 func (r *Room) drop(m *Member) (joined bool) {
-	if i := slices.Index(r.pending, m); i >= 0 {
+	if i := slices.IndexFunc(r.pending, func(j joining) bool { return j.m == m }); i >= 0 {
 		r.pending = slices.Delete(r.pending, i, i+1)
 		return false
 	}

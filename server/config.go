@@ -61,6 +61,14 @@ type Config struct {
 	DefaultRoom string `koanf:"default_room"`
 	// MaxRoomID limits the length of a room_id in bytes. Zero means 64.
 	MaxRoomID int `koanf:"max_room_id"`
+	// HistoryMax is the most says a room keeps for history and resume
+	// (PROTOCOL.md, "History"). Zero means 100; negative keeps none.
+	HistoryMax int `koanf:"history_max"`
+	// HistoryAge is how long a say is kept for history. Zero means 24h.
+	HistoryAge time.Duration `koanf:"history_age"`
+	// HistoryBytes bounds the memory of the says all rooms keep on a
+	// node. Zero means 64 MiB. A single node keeps them in memory only.
+	HistoryBytes int `koanf:"history_bytes"`
 
 	// MaxConns limits the open connections of the server (handshaking,
 	// upgraded and closing). Zero means the open-file limit (RLIMIT_NOFILE,
@@ -204,6 +212,9 @@ func (c *Config) Normalize() error {
 	setDefault(&c.MaxOutbound, 1<<20)
 	setDefault(&c.MaxHandshake, 8<<10)
 	setDefault(&c.MaxRoomID, 64)
+	setDefault(&c.HistoryMax, 100)
+	setDefault(&c.HistoryAge, 24*time.Hour)
+	setDefault(&c.HistoryBytes, 64<<20)
 	setDefault(&c.HandshakeTimeout, 5*time.Second)
 	setDefault(&c.PingInterval, 25*time.Second)
 	setDefault(&c.TextPingInterval, 10*time.Second)

@@ -51,7 +51,9 @@ func (c *conn) login(in *codec.Inbound) {
 	c.m.SetDialect(in.Dialect)                 // the first login's dialect is the connection's
 	// in.RoomID may alias the frame buffer (codec.DecodeInbound): the hub
 	// keeps it as a map key, so it is copied.
-	c.l.srv.hub.Login(c.m, escaped, strings.Clone(in.RoomID))
+	want := in.Resume
+	want.Since.Epoch = strings.Clone(want.Since.Epoch) // kept until the join is applied
+	c.l.srv.hub.LoginResume(c.m, escaped, strings.Clone(in.RoomID), want)
 	c.l.srv.stats.Logins.Add(1)
 }
 

@@ -43,12 +43,13 @@ func TestE2ESeedSession(t *testing.T) {
 	if err := sameJSON(ubRaw, wantList); err != nil {
 		t.Fatalf("B got %s; want %s: %v", ubRaw, wantList, err)
 	}
-	wantLogin := seed.Replace(`{"type":"login","uid":783700053,"name":"mynick","time":"2014-08-12 17:50:30"}`)
+	// The seed's frames, with the one extra key of PROTOCOL.md "History".
+	wantLogin := seed.Replace(`{"type":"login","uid":783700053,"name":"mynick","time":"2014-08-12 17:50:30","id":"$ID"}`)
 	b.expect(wantLogin)
 	a.expect(wantLogin)
 
 	b.send(`{"type":"say","to_uid":"all","content":"hi, all !"}`)
-	wantSay := seed.Replace(`{"type":"say","from_uid":783700053,"to_uid":"all","content":"hi, all !","time":"2014-08-12 :51:02"}`)
+	wantSay := seed.Replace(`{"type":"say","from_uid":783700053,"to_uid":"all","content":"hi, all !","time":"2014-08-12 :51:02","id":"$ID"}`)
 	b.expect(wantSay)
 	a.expect(wantSay)
 	a.expectNothingPending()

@@ -39,7 +39,7 @@ func curSayMsg(toID, toName, content string) string {
 }
 
 func jCurLogin(p peer) string {
-	return fmt.Sprintf(`{"type":"login","client_id":%s,"client_name":%s,"time":"$T"}`, jstr(p.id), jstr(p.name))
+	return fmt.Sprintf(`{"type":"login","client_id":%s,"client_name":%s,"time":"$T","id":"$ID"}`, jstr(p.id), jstr(p.name))
 }
 
 // jCurLoginList is the newcomer's one login; members in join order, the
@@ -49,16 +49,20 @@ func jCurLoginList(p peer, members ...peer) string {
 	for _, m := range append(members, p) {
 		list = append(list, jstr(m.id)+":"+jstr(m.name))
 	}
-	return strings.TrimSuffix(jCurLogin(p), "}") + `,"client_list":{` + strings.Join(list, ",") + `}}`
+	return strings.TrimSuffix(jCurLogin(p), `,"id":"$ID"}`) + `,"client_list":{` + strings.Join(list, ",") + `},"id":"$ID"}`
 }
 
 func jCurSay(from peer, to, content string) string {
-	return fmt.Sprintf(`{"type":"say","from_client_id":%s,"from_client_name":%s,"to_client_id":%s,"content":%s,"time":"$T"}`,
-		jstr(from.id), jstr(from.name), jstr(to), jstr(content))
+	id := "" // private messages carry no id
+	if to == "all" {
+		id = `,"id":"$ID"`
+	}
+	return fmt.Sprintf(`{"type":"say","from_client_id":%s,"from_client_name":%s,"to_client_id":%s,"content":%s,"time":"$T"%s}`,
+		jstr(from.id), jstr(from.name), jstr(to), jstr(content), id)
 }
 
 func jCurLogout(p peer) string {
-	return fmt.Sprintf(`{"type":"logout","from_client_id":%s,"from_client_name":%s,"time":"$T"}`, jstr(p.id), jstr(p.name))
+	return fmt.Sprintf(`{"type":"logout","from_client_id":%s,"from_client_name":%s,"time":"$T","id":"$ID"}`, jstr(p.id), jstr(p.name))
 }
 
 // curLogin logs c in with the current dialect's login into room and

@@ -67,10 +67,13 @@ func New(cfg Config) (*Server, error) {
 		loops: make(map[gnet.EventLoop]*loop),
 	}
 	s.hub = room.NewHub(room.Config{
-		Loops:       cfg.Loops,
-		MaxOutbound: cfg.MaxOutbound,
-		DefaultRoom: cfg.DefaultRoom,
-		OnSlow:      s.onSlow,
+		Loops:        cfg.Loops,
+		MaxOutbound:  cfg.MaxOutbound,
+		DefaultRoom:  cfg.DefaultRoom,
+		OnSlow:       s.onSlow,
+		HistoryMax:   cfg.HistoryMax,
+		HistoryAge:   cfg.HistoryAge,
+		HistoryBytes: int64(cfg.HistoryBytes),
 	})
 	s.tick = sweepTick(&s.cfg)
 	s.clock.Store(time.Now().UnixNano())

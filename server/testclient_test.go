@@ -379,12 +379,12 @@ func jUserList(us ...user) string {
 }
 
 func jLogin(u user) string {
-	return fmt.Sprintf(`{"type":"login","uid":%d,"name":%s,"time":"$T"}`, u.uid, jstr(u.name))
+	return fmt.Sprintf(`{"type":"login","uid":%d,"name":%s,"time":"$T","id":"$ID"}`, u.uid, jstr(u.name))
 }
 
 // jSay is a say to all; jPrivate a private one.
 func jSay(from int64, content string) string {
-	return fmt.Sprintf(`{"type":"say","from_uid":%d,"to_uid":"all","content":%s,"time":"$T"}`, from, jstr(content))
+	return fmt.Sprintf(`{"type":"say","from_uid":%d,"to_uid":"all","content":%s,"time":"$T","id":"$ID"}`, from, jstr(content))
 }
 
 func jPrivate(from, to int64, content string) string {
@@ -392,7 +392,7 @@ func jPrivate(from, to int64, content string) string {
 }
 
 func jLogout(uid int64) string {
-	return fmt.Sprintf(`{"type":"logout","uid":%d,"time":"$T"}`, uid)
+	return fmt.Sprintf(`{"type":"logout","uid":%d,"time":"$T","id":"$ID"}`, uid)
 }
 
 // jstr is s as a JSON string, without Go's HTML escaping.
@@ -433,6 +433,9 @@ func contentEscape(s string) string {
 
 var timeRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$`)
 
+// idRE matches the id of a room event (PROTOCOL.md, "History").
+var idRE = regexp.MustCompile(`^[0-9a-z]{1,16}-[1-9][0-9]*$`)
+
 // sameJSON reports how got differs from want: both are compared as JSON
 // with their key order and number literals kept (escaping style is
 // free). A "$T" time in want matches a time in the server's format within
@@ -454,6 +457,17 @@ func sameJSON(got []byte, want string) error {
 			return err
 		}
 		want = strings.Replace(want, `"$T"`, jstr(tm), 1)
+	}
+	if strings.Contains(want, `"$ID"`) {
+		var m map[string]any
+		if err := json.Unmarshal(got, &m); err != nil {
+			return err
+		}
+		id, _ := m["id"].(string)
+		if !idRE.MatchString(id) {
+			return fmt.Errorf("id %q is not <epoch>-<seq>", id)
+		}
+		want = strings.Replace(want, `"$ID"`, jstr(id), 1)
 	}
 	g, err := canonJSON(got)
 	if err != nil {

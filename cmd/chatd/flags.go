@@ -109,6 +109,9 @@ func chatFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", 0, "how long a closing connection waits for the peer's close (default 2s)")
 	fs.StringVar(&cfg.DefaultRoom, "default-room", "", `room of a login without room_id (default "1")`)
 	fs.IntVar(&cfg.MaxRoomID, "max-room-id", 0, "longest room_id in bytes (default 64)")
+	fs.IntVar(&cfg.HistoryMax, "history-max", 0, "most says a room keeps for history and resume; negative keeps none (default 100)")
+	fs.DurationVar(&cfg.HistoryAge, "history-age", 0, "how long a say is kept for history (default 24h)")
+	fs.IntVar(&cfg.HistoryBytes, "history-bytes", 0, "memory of the says all rooms keep (default 64 MiB)")
 }
 
 func limitFlags(fs *flag.FlagSet, cfg *server.Config) {
