@@ -198,6 +198,11 @@ func (w *worker) doSync(f *feed) error {
 		f.mu.Unlock() // a resync of a room we hold: the log after our state will do
 		return w.catchUp(f)
 	}
+	f.mu.Unlock()
+	if err := w.readHistory(f, snap.Seq); err != nil {
+		return err
+	}
+	f.mu.Lock()
 	f.applied = snap.Seq
 	f.mu.Unlock()
 	n.hub.Reset(f.r, snap)

@@ -304,3 +304,42 @@ func payload(f []byte) []byte {
 	}
 	return f[2:]
 }
+
+// Said is a say read from a cluster's log, at sequence Seq.
+type Said struct {
+	Seq   uint64
+	Event Event
+}
+
+// HistoryMax returns Config.HistoryMax (0: no history kept).
+func (h *Hub) HistoryMax() int { return h.cfg.HistoryMax }
+
+// HistoryAge returns Config.HistoryAge.
+func (h *Hub) HistoryAge() time.Duration { return h.cfg.HistoryAge }
+
+// SeedHistory sets r's history, before its state is set, to says (read
+// from the cluster's log, in order, their strings owned); floor is the
+// sequence before the first entry the log still holds for r: says at or
+// below it may be missing.
+func (h *Hub) SeedHistory(r *Room, says []Said, floor uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dead || r.hist == nil {
+		return
+	}
+	hs := r.hist
+	for hs.n > 0 {
+		hs.drop(h)
+	}
+	*hs = history{epoch: h.Epoch(), floor: floor}
+	seq := r.seq
+	for i := max(0, len(says)-h.cfg.HistoryMax); i < len(says); i++ {
+		r.seq = says[i].Seq
+		h.keep(r, &says[i].Event, &frames{}, true)
+	}
+	r.seq = seq
+	hs.trimmed = len(says) > h.cfg.HistoryMax
+	if hs.trimmed {
+		hs.floor = says[len(says)-h.cfg.HistoryMax-1].Seq
+	}
+}
