@@ -1,74 +1,46 @@
 package cluster
 
 import (
-	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-
 	"chatd/room"
 )
 
-// History: a node that opens a room reads the room's says before its
+// History: a node that opens a room reads the room's says up to its
 // checkpoint from the log (the hub keeps the ones it applies after it),
-// so history and resume (PROTOCOL.md) survive a node restart and work
-// on any node. The read is one ordered consumer filtered on the room's
-// subject, from HistoryAge ago up to the checkpoint, fetched in batches.
-
-// historyBatch is how many log entries one fetch of the history read asks.
-const historyBatch = 256
+// so history and resume (PROTOCOL.md) survive a node restart and work on
+// any node. The read goes through the log store in batches (readBatch
+// events per direct get), over what the log keeps of the room (at most
+// RoomLogMax events); the hub keeps the last HistoryMax says of them.
 
 // readHistory gives the hub f's says at or below upto (the checkpoint's
 // sequence). Run by the worker before the room's state is set.
 func (w *worker) readHistory(f *feed, upto uint64) error {
 	n := w.n
 	if upto == 0 || n.hub.HistoryMax() == 0 {
-		return nil // no checkpoint: the log after it, every event, is applied
-	}
-	ctx, cancel := n.ctx()
-	defer cancel()
-	start := time.Now().Add(-n.hub.HistoryAge())
-	c, err := w.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{f.subj},
-		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
-		OptStartTime:      &start,
-		InactiveThreshold: 10 * time.Second,
-	})
-	if err != nil {
-		return err
+		return nil // no checkpoint: every event of the log is applied, says kept then
 	}
 	var says []room.Said
 	var first uint64
-	for done := false; !done; {
-		batch, err := c.Fetch(historyBatch, jetstream.FetchMaxWait(n.cfg.SyncTimeout/2))
+	for after := uint64(0); after < upto; {
+		evs, end, err := w.store.read(f.subj, after)
 		if err != nil {
 			return err
 		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			md, err := m.Metadata()
-			if err != nil {
-				return err
-			}
-			seq := md.Sequence.Stream
+		for _, e := range evs {
 			if first == 0 {
-				first = seq
+				first = e.seq
 			}
-			if seq > upto || md.NumPending == 0 {
-				done = true
-			}
+			after = e.seq
 			var ev room.Event
-			if seq <= upto && room.DecodeEvent(m.Data(), &ev) == nil && ev.Kind == room.KindSay {
-				says = append(says, room.Said{Seq: seq, Event: ev})
+			if e.seq <= upto && room.DecodeEvent(e.data, &ev) == nil && ev.Kind == room.KindSay {
+				says = append(says, room.Said{Seq: e.seq, Event: ev})
 			}
 		}
-		if err := batch.Error(); err != nil {
-			return err
+		if end || len(evs) == 0 {
+			break
 		}
-		done = done || got == 0
 	}
 	if first == 0 {
-		first = upto + 1 // nothing kept before the checkpoint
+		first = upto + 1 // the log keeps nothing of the room up to the checkpoint
 	}
 	n.hub.SeedHistory(f.r, says, first-1)
 	return nil
