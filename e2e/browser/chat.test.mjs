@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -36,15 +37,17 @@ after(async () => {
 // before the page's scripts (injected by the browser, outside the page CSP).
 function instrument() {
   const Native = window.WebSocket;
-  window.__ws = { sockets: [], opened: [], sent: [], broken: false };
+  window.__ws = { sockets: [], opened: [], sent: [], broken: false, via: '' };
   window.WebSocket = function (url, protocols) {
     // A broken socket goes to the chat port of a loopback address nothing
     // listens on (the server under test binds 127.0.0.1): refused at once,
     // and still allowed by the page's connect-src (any host, the chat port).
+    // A socket "via" another loopback address goes through the test's
+    // proxy on the chat port there (see cutter), which can cut it.
     let target = url;
-    if (window.__ws.broken) {
+    if (window.__ws.broken || window.__ws.via) {
       const u = new URL(url);
-      u.hostname = '127.0.0.3';
+      u.hostname = window.__ws.broken ? '127.0.0.3' : window.__ws.via;
       target = u.href;
     }
     const ws = protocols === undefined ? new Native(target) : new Native(target, protocols);
@@ -408,4 +411,84 @@ test('desktop placeholder keeps the keyboard hint', async (t) => {
   assert.match(fit.placeholder, /Shift\+Enter/);
   assert.ok(fit.width <= fit.room, `desktop placeholder ${fit.width}px in ${fit.room}px`);
   assertClean(a);
+});
+
+// cutter is a TCP proxy on 127.0.0.2 at the chat port, in front of chatd
+// on 127.0.0.1: pages sent "via" it reach chatd through it, and cut()
+// destroys their connections at the server's end (no close frame, as a
+// node restart or a network switch would).
+async function cutter(t) {
+  const cfg = await (await fetch(new URL('config.js', baseURL))).text();
+  const port = Number(/chatPort:\s*(\d+)/.exec(cfg)[1]);
+  const socks = new Set();
+  const server = net.createServer((down) => {
+    const up = net.connect(port, '127.0.0.1');
+    socks.add(down);
+    down.on('close', () => { socks.delete(down); up.destroy(); });
+    up.on('close', () => down.destroy());
+    down.on('error', () => {});
+    up.on('error', () => {});
+    down.pipe(up);
+    up.pipe(down);
+  });
+  await new Promise((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.2', resolve));
+  t.after(() => { for (const s of socks) s.destroy(); server.close(); });
+  return { cut: () => { const n = socks.size; for (const s of socks) s.destroy(); return n; } };
+}
+
+// conversation returns the bodies of the page's chat messages in order.
+function conversation(page) {
+  return page.evaluate(() => [...document.querySelectorAll('#messages .msg .body')].map((e) => e.textContent));
+}
+
+test('history on join; the server cuts the connection mid-conversation and the page resumes with every message once', async (t) => {
+  const proxy = await cutter(t);
+  const room = `h${run}`;
+  const talker = await login(await open(t, { room }), `Tala-${run}`);
+  const before = [`before one ${run}`, `before two ${run}`];
+  for (const m of before) {
+    await say(talker.page, m);
+    await message(talker.page, m);
+  }
+  const reader = await open(t, { room });
+  await reader.page.evaluate(() => { window.__ws.via = '127.0.0.2'; });
+  await login(reader, `Rea-${run}`);
+  // The room's last says, marked as earlier, with their times.
+  for (const m of before) {
+    const shown = await message(reader.page, m);
+    assert.equal(shown.tag, 'earlier', `history say ${m} marked as earlier`);
+    assert.match(shown.time, /^\d\d:\d\d$/);
+  }
+  const live = [];
+  const talk = async (n) => {
+    for (let i = 0; i < n; i++) {
+      const m = `m${live.length} ${run}`;
+      live.push(m);
+      await say(talker.page, m);
+      await message(talker.page, m);
+    }
+  };
+  await talk(3);
+  await message(reader.page, live.at(-1));
+  assert.ok(proxy.cut() >= 1, 'the reader had a connection to cut');
+  await talk(5); // while the reader is cut off and reconnecting
+  await noticeWith(reader.page, 'Reconnected');
+  await talk(2);
+  await message(reader.page, live.at(-1));
+  const sent = await reader.page.evaluate(() => window.__ws.sent.map((s) => JSON.parse(s)).filter((m) => m.type === 'login'));
+  assert.equal(sent.length, 2, 'two logins');
+  assert.equal(sent[0].history, 50);
+  assert.match(sent[1].since ?? '', /^[0-9a-z]+-\d+$/, 'the second login resumes with since');
+  assert.deepEqual(await conversation(reader.page), [...before, ...live], 'every message exactly once, in order');
+  assert.equal(await reader.page.locator('#messages .notice.gap').count(), 0, 'no gap notice');
+  // complete:false is said in the conversation.
+  await reader.page.evaluate(() => {
+    window.__ws.sockets.at(-1).dispatchEvent(new MessageEvent('message', { data: '{"type":"history","messages":[],"complete":false}' }));
+  });
+  await waitUntil(reader.page, () => [...document.querySelectorAll('#messages .notice.gap')]
+    .some((e) => e.textContent.includes('may be missing')), null, 'a notice that messages may be missing');
+  await reader.page.screenshot({ path: path.join(shotDir, 'chat-history.png') });
+  console.log(`# screenshot: ${path.join(shotDir, 'chat-history.png')}`);
+  reader.problems = reader.problems.filter((p) => !p.includes('WebSocket'));
+  assertClean(talker, reader);
 });

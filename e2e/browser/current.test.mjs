@@ -111,7 +111,9 @@ test('current dialect: login, list, say, private, ping, logout', async (t) => {
   assert.equal(first.sent[0], `{"type":"login","client_name":"${alice.name}","room_id":${room}}`);
   assert.equal(first.received.length, 1, `one message for the login, got ${JSON.stringify(first.received)}`);
   const login = JSON.parse(first.received[0]);
-  assert.deepEqual(Object.keys(login), ['type', 'client_id', 'client_name', 'time', 'client_list']);
+  // The one extra key of PROTOCOL.md "History": the room event's id, last.
+  assert.deepEqual(Object.keys(login), ['type', 'client_id', 'client_name', 'time', 'client_list', 'id']);
+  assert.match(login.id, /^[0-9a-z]+-\d+$/);
   assert.deepEqual(login.client_list, { [aliceID]: `Alice&lt;&amp;&gt;-${run}` });
   await bubble(alice.page, '你 加入了聊天室');
 

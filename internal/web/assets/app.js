@@ -22,6 +22,8 @@
   // A handshake that has not completed by then is abandoned and retried.
   var connectTimeout = 10000;
   var maxMessages = 1000;
+  // Says asked of the room's history when joining it (the server caps it).
+  var historyCount = 50;
 
   var errorText = {
     bad_json: 'The server could not read a message.',
@@ -48,6 +50,9 @@
     retryAt: 0,
     openTimer: 0,
     joinedOnce: false,
+    lastId: '',        // id of the last room event seen in state.lastRoom
+    lastRoom: null,    // the room lastId belongs to
+    resuming: false,   // the current login asked for the says after lastId
     users: new Map(),  // uid -> name, in join order: the current room
     names: new Map(),  // uid -> name: everyone seen this session
     target: 'all',     // 'all' or a uid
@@ -185,18 +190,22 @@
     return s;
   }
 
-  function showSay(msg) {
+  // showSay shows a say; earlier marks one from the room's history, said
+  // before this page joined.
+  function showSay(msg, earlier) {
     var from = uidKey(msg.from_uid);
     var to = uidKey(msg.to_uid);
     var own = from !== '' && from === state.uid;
     var priv = to !== '' && to !== 'all';
+    seen(msg);
     var li = document.createElement('li');
-    li.className = 'msg' + (own ? ' own' : '') + (priv ? ' private' : '');
+    li.className = 'msg' + (own ? ' own' : '') + (priv ? ' private' : '') + (earlier === true ? ' earlier' : '');
     li.dataset.from = from;
     var meta = document.createElement('div');
     meta.className = 'meta';
     meta.appendChild(span('from', sayLabel(from, to, own, priv)));
     if (priv) meta.appendChild(span('tag', 'private'));
+    if (earlier === true) meta.appendChild(span('tag earlier-tag', 'earlier'));
     meta.appendChild(timeElement(msg.time));
     var body = span('body', serverText(msg.content));
     li.appendChild(meta);
@@ -361,9 +370,15 @@
     return true;
   }
 
+  // sendLogin logs in; back in the room of the last event it saw, the
+  // page asks for every say after it (since), otherwise for the room's
+  // last says (history).
   function sendLogin() {
     var msg = { type: 'login', name: state.name };
     if (state.room !== '') msg.room_id = state.room;
+    state.resuming = state.lastId !== '' && state.lastRoom === state.room;
+    if (state.resuming) msg.since = state.lastId;
+    else msg.history = historyCount;
     state.awaitingList = true;
     state.uid = null;
     send(msg);
@@ -418,6 +433,7 @@
     login: onLogin,
     logout: onLogout,
     say: showSay,
+    history: onHistory,
     error: onError,
     ping: function () { send({ type: 'pong' }); }
   };
@@ -447,6 +463,27 @@
     setTarget(state.users.has(state.target) ? state.target : 'all');
   }
 
+  // seen records the id of a room event of the current login.
+  function seen(msg) {
+    if (typeof msg.id !== 'string' || state.uid === null) return;
+    state.lastId = msg.id;
+    state.lastRoom = state.room;
+  }
+
+  // onHistory shows the says of the room the page missed (resuming) or
+  // the room's last says (joining, marked as earlier).
+  function onHistory(msg) {
+    var list = Array.isArray(msg.messages) ? msg.messages : [];
+    if (!state.resuming && list.length) notice('Earlier messages', 'divider');
+    if (msg.complete === false) {
+      notice(state.resuming ? 'Some messages may be missing while you were away.' : 'Earlier messages may be missing.', 'gap');
+    }
+    list.forEach(function (m) {
+      if (m && m.type === 'say') showSay(m, !state.resuming);
+    });
+    if (!state.resuming && list.length) notice('Now', 'divider');
+  }
+
   function loggedIn() {
     el.overlay.hidden = true;
     el.me.hidden = false;
@@ -458,6 +495,7 @@
   function onLogin(msg) {
     var uid = uidKey(msg.uid);
     if (uid === '') return;
+    seen(msg);
     var name = serverText(msg.name);
     addUser(uid, name);
     if (uid === state.uid) {
@@ -471,6 +509,7 @@
 
   function onLogout(msg) {
     var uid = uidKey(msg.uid);
+    seen(msg);
     if (uid === '' || uid === state.uid || !state.users.has(uid)) return;
     var name = state.users.get(uid);
     removeUser(uid);
