@@ -235,6 +235,12 @@ func (n *Node) Start(hub *room.Hub) error {
 	}
 	go func() { wg.Wait(); close(n.done) }()
 	n.poke()
+	// A node serves logins once it holds a uid block; give NATS a moment
+	// so that a node started with the cluster does not answer its first
+	// clients "unavailable" (it starts anyway: NATS may be down).
+	for deadline := time.Now().Add(2 * n.cfg.SyncTimeout); !n.ids.available() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	return nil
 }
 
