@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -278,4 +280,40 @@ func (c *wsClient) skipUntil(want string) {
 			return
 		}
 	}
+}
+
+// TestClusterGoroutinesPerNode: a node's goroutines do not grow with the
+// rooms it has members in (one dispatcher for every room subscription;
+// no goroutine per room or per connection).
+func TestClusterGoroutinesPerNode(t *testing.T) {
+	nats := startNATS(t, "127.0.0.1:0")
+	n1 := startNode(t, nats.URL())
+	count := func(rooms int) {
+		for i := range rooms {
+			c := dial(t, n1.addr, "g")
+			c.login("g", strconv.Quote(fmt.Sprintf("g-%d-%d", rooms, i)))
+		}
+	}
+	count(10)
+	base := serverGoroutines()
+	count(300)
+	got := serverGoroutines()
+	t.Logf("goroutines with 10 rooms: %d; with 310 rooms: %d", base, got)
+	if got > base+20 {
+		t.Fatalf("goroutines grew from %d to %d for 300 more rooms; want O(1) per node", base, got)
+	}
+}
+
+// serverGoroutines counts the process's goroutines but the test clients'
+// readers.
+func serverGoroutines() int {
+	buf := make([]byte, 16<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if !strings.Contains(g, "wsClient") {
+			n++
+		}
+	}
+	return n
 }
