@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,8 +201,36 @@ func (c *NATS) Kill(i int) {
 			c.routes[j][i].cut()
 		}
 	}
-	srv.Shutdown()
-	srv.WaitForShutdown()
+	done := make(chan struct{})
+	go func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(shutdownBound):
+		// Seen once with the room-log redesign (2026-12-03): a stream's
+		// lock and the jetStream lock waiting on each other inside
+		// nats-server, so Shutdown never returns. Fail instead of
+		// hanging the test binary, and keep the stacks.
+		c.t.Errorf("nats server %s: %v", c.names[i], stuckShutdown())
+	}
+}
+
+// shutdownBound bounds a killed server's shutdown.
+const shutdownBound = 30 * time.Second
+
+// stuckShutdown writes every goroutine's stack to a file that outlives
+// the test and says where.
+func stuckShutdown() string {
+	f, err := os.CreateTemp("", "chatd-faults-stuck-nats-*.txt")
+	if err != nil {
+		return fmt.Sprintf("shutdown not done in %v (goroutine dump failed: %v)", shutdownBound, err)
+	}
+	defer f.Close()
+	_ = pprof.Lookup("goroutine").WriteTo(f, 2)
+	return fmt.Sprintf("shutdown not done in %v (deadlocked?); goroutines in %s", shutdownBound, f.Name())
 }
 
 // Restart starts killed server i again on the same ports with the same
