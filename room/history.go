@@ -232,6 +232,7 @@ func (h *Hub) historyJSON(dst []byte, r *Room, d codec.Dialect, want *codec.Resu
 	hs.sameEpoch(h)
 	hs.expire(h, h.now())
 	from, complete := hs.start(want)
+	complete = complete && h.cfg.HistoryMax > 0
 	limit := h.cfg.HistoryMax
 	if want.History > 0 && want.History < limit {
 		limit = want.History
