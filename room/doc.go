@@ -32,6 +32,11 @@
 // plus the pending queue) would pass Config.MaxOutbound is cut off through
 // Config.OnSlow; the broadcast goes on for everyone else.
 //
+// History (history.go): every room event sent to clients carries its id,
+// "<epoch>-<seq>" (the log's epoch, the event's log sequence); a room keeps
+// its last says with the frames it sent for them, and a login that asks
+// (history, since) gets one history frame built by copying them.
+//
 // room knows nothing of gnet: it declares the small interfaces it needs
 // (Conn, Executor) and the server implements them.
 package room
