@@ -287,7 +287,10 @@ func (c *wsClient) skipUntil(want string) {
 // no goroutine per room or per connection).
 func TestClusterGoroutinesPerNode(t *testing.T) {
 	nats := startNATS(t, "127.0.0.1:0")
-	n1 := startNode(t, nats.URL())
+	n1 := startServer(t, clusterOpt(nats.URL()), func(c *server.Config) {
+		c.DrainBatch, c.DrainInterval = 1000, time.Millisecond // 310 members: a paced drain would outlast the test's stop
+	})
+	waitFor(t, 5*time.Second, "node healthy", n1.srv.ClusterHealthy)
 	count := func(rooms int) {
 		for i := range rooms {
 			c := dial(t, n1.addr, "g")
