@@ -21,7 +21,7 @@ import (
 )
 
 // suites are the scenario lists of `chatbench suite -size`. "default" is
-// `make bench` (under 10 minutes on the 2-core machine), "quick" a smoke
+// `make bench` (about 15 minutes on the 2-core machine), "quick" a smoke
 // test, "100k" is `make bench-100k`.
 func suites(size string) []load.Spec {
 	sec := time.Second
