@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strconv"
@@ -50,9 +51,9 @@ type worker struct {
 	shared atomic.Pointer[storeRef]
 
 	// Owned by the worker goroutine.
-	store   logStore           // nil until the stream is ensured
-	kv      jetstream.KeyValue // the state bucket (uid blocks)
-	created time.Time          // creation time of the stream we read
+	store logStore           // nil until the stream is ensured
+	kv    jetstream.KeyValue // the state bucket (uid blocks)
+	epoch string             // the epoch of the stream we read
 }
 
 func (w *worker) init() { w.wake = make(chan struct{}, 1) }
@@ -317,7 +318,7 @@ func (w *worker) doEnsure() error {
 		AllowDirect:       true, // catch-ups read batches from any replica
 		RePublish:         &jetstream.RePublish{Source: n.cfg.Prefix + ".r.>", Destination: n.cfg.Prefix + ".o.>"},
 	}
-	s, err := n.js.CreateOrUpdateStream(ctx, cfg)
+	s, err := w.ensureStream(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -331,14 +332,16 @@ func (w *worker) doEnsure() error {
 	first := w.store == nil
 	w.kv = kv
 	w.setStore(&jsStore{n: n, stream: n.stream, kv: kv})
-	created := s.CachedInfo().Created
-	// The ids of room events name the stream by its creation time: the
-	// same on every node, new when the stream is created anew.
-	n.hub.SetEpoch(strconv.FormatUint(uint64(created.UnixNano()), 36))
-	if !first && !created.Equal(w.created) {
+	// The log's epoch names this incarnation of the stream: the same on
+	// every node and across NATS restarts, new only when the stream is
+	// created anew (its events and sequences are then gone). Room event
+	// ids carry it.
+	epoch := s.CachedInfo().Config.Metadata[epochKey]
+	n.hub.SetEpoch(epoch)
+	if !first && epoch != w.epoch {
 		w.logLost()
 	}
-	w.created = created
+	w.epoch = epoch
 	n.ready.Store(true)
 	if first {
 		n.log.Info("cluster: rooms log ready", "stream", n.stream, "replicas", replicas, "storage", storage.String())
@@ -348,6 +351,40 @@ func (w *worker) doEnsure() error {
 	}
 	return nil
 }
+
+// epochKey is the stream metadata key of the log's epoch.
+const epochKey = "chatd_epoch"
+
+// ensureStream creates the rooms stream with a new epoch, or updates
+// the existing one to cfg keeping its epoch. (Not the stream's creation
+// time: it is not a stable name for the stream across servers and
+// restarts.)
+func (w *worker) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	js := w.n.js
+	s, err := js.Stream(ctx, cfg.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		cfg.Metadata = map[string]string{epochKey: newEpoch()}
+		s, err = js.CreateStream(ctx, cfg)
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return s, err
+		}
+		s, err = js.Stream(ctx, cfg.Name) // another node created it first: take its epoch
+		if err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	}
+	epoch := s.CachedInfo().Config.Metadata[epochKey]
+	if epoch == "" {
+		epoch = newEpoch() // a stream of an older chatd: its sequences are not ids yet
+	}
+	cfg.Metadata = map[string]string{epochKey: epoch}
+	return js.UpdateStream(ctx, cfg)
+}
+
+func newEpoch() string { return strconv.FormatUint(newBoot(), 36) }
 
 // logLost starts every room over from an empty log: the stream was
 // created anew (a memory stream whose servers all restarted), so the
