@@ -20,6 +20,7 @@ func (w *worker) readHistory(f *feed, upto uint64) error {
 	}
 	var says []room.Said
 	var first uint64
+	var ms members
 	for after := uint64(0); after < upto; {
 		evs, end, err := w.store.read(f.subj, after)
 		if err != nil {
@@ -31,7 +32,7 @@ func (w *worker) readHistory(f *feed, upto uint64) error {
 			}
 			after = e.seq
 			var ev room.Event
-			if e.seq <= upto && room.DecodeEvent(e.data, &ev) == nil && ev.Kind == room.KindSay {
+			if e.seq <= upto && room.DecodeEvent(e.data, &ev) == nil && ms.track(&ev) {
 				says = append(says, room.Said{Seq: e.seq, Event: ev})
 			}
 		}
@@ -44,4 +45,42 @@ func (w *worker) readHistory(f *feed, upto uint64) error {
 	}
 	n.hub.SeedHistory(f.r, says, first-1)
 	return nil
+}
+
+// members follows who is in the room along the log read for history, so
+// that a say the apply step drops (its sender had left or been evicted:
+// nobody got it) is not given as history either. The read starts after
+// the room's first events, so a sender whose join was not read counts as
+// listed unless a leave of it, or an eviction of its node (uids carry
+// their node), was read.
+type members struct {
+	owners  map[uint64]room.Owner // uid -> owner, from the joins read
+	gone    map[uint64]bool
+	evicted map[uint64]bool // nodes evicted (any boot) in what was read
+}
+
+// track applies ev to ms and reports whether ev is a say the apply step
+// delivers.
+func (ms *members) track(ev *room.Event) bool {
+	if ms.owners == nil {
+		ms.owners, ms.gone, ms.evicted = map[uint64]room.Owner{}, map[uint64]bool{}, map[uint64]bool{}
+	}
+	switch ev.Kind {
+	case room.KindJoin:
+		ms.owners[ev.UID] = room.Owner{Node: ev.Node, Boot: ev.Boot}
+		delete(ms.gone, ev.UID)
+	case room.KindLeave:
+		ms.gone[ev.UID] = true
+	case room.KindEvict:
+		ms.evicted[ev.Node] = true
+		for uid, o := range ms.owners {
+			if o.Node == ev.Node && (ev.Boot == 0 || o.Boot == ev.Boot) {
+				ms.gone[uid] = true
+			}
+		}
+	case room.KindSay:
+		_, joined := ms.owners[ev.UID]
+		return !ms.gone[ev.UID] && (joined || !ms.evicted[room.NodeOf(ev.UID)])
+	}
+	return false
 }

@@ -410,3 +410,34 @@ func (c *wsClient) skipUntilSay(t *testing.T, want []byte) {
 		return
 	}
 }
+
+// TestClusterHistoryAfterRestart: the room's only node stops once its
+// last member left; a new node (the restart) opening the room gives the
+// history and a resume from the log, as the room was sent them.
+func TestClusterHistoryAfterRestart(t *testing.T) {
+	nats := startNATS(t, "127.0.0.1:0")
+	n1 := startNode(t, nats.URL())
+	a := dial(t, n1.addr, "a")
+	a.login("alice", `"rr"`)
+	var sent [][]byte
+	for i := range 70 { // past a checkpoint (every 64 events)
+		sent = append(sent, a.says(fmt.Sprint("r", i))...)
+	}
+	a.close()
+	if err := n1.stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2 := startNode(t, nats.URL())
+	b := dial(t, n2.addr, "b")
+	h, _ := b.loginWith("bob", `"rr"`, `"history":5`)
+	sameRaw(t, "history after the restart", h.Messages, sent[65:])
+	if !h.Complete {
+		t.Errorf("history after the restart: complete = false; want true")
+	}
+	c := dial(t, n2.addr, "c")
+	h, _ = c.loginWith("carol", `"rr"`, `"since":`+jstr(idOf(t, sent[40])))
+	sameRaw(t, "resume after the restart", h.Messages, sent[41:])
+	if !h.Complete {
+		t.Errorf("resume after the restart: complete = false; want true")
+	}
+}
