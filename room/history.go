@@ -106,10 +106,12 @@ func (h *Hub) retireHistory(id string, hs *history) {
 	if hs == nil {
 		return
 	}
-	if h.cl != nil || hs.n == 0 && !hs.trimmed {
+	if h.cl != nil {
 		h.histBytes.Add(-hs.bytes)
 		return
 	}
+	// Kept even with no say: its floor says that nothing was missed, so
+	// a member back in a room that emptied meanwhile resumes completely.
 	h.amu.Lock()
 	defer h.amu.Unlock()
 	for k, v := range h.archive {

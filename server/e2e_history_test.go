@@ -320,6 +320,37 @@ func TestResumeEmptiedRoom(t *testing.T) {
 	})
 }
 
+// TestResumeEmptiedRoomNoSays: a member alone in a room that had no
+// say, whose connection dropped (the room emptied), resumes completely.
+func TestResumeEmptiedRoomNoSays(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	a := dial(t, ts.addr, "a")
+	a.send(loginMsg("alice", `"en"`))
+	a.next()
+	since := idOf(t, a.next())
+	a.close()
+	waitFor(t, 5*time.Second, "alice gone and the room opened again", func() bool {
+		b := dial(t, ts.addr, "b")
+		defer b.close()
+		b.send(`{"type":"login","name":"alice","room_id":"en","since":` + jstr(since) + `}`)
+		var ul struct {
+			UserList []struct{ UID int64 } `json:"user_list"`
+		}
+		if err := json.Unmarshal(b.next(), &ul); err != nil || len(ul.UserList) != 1 {
+			return false
+		}
+		var h historyMsg
+		if err := json.Unmarshal(b.next(), &h); err != nil {
+			t.Fatal(err)
+		}
+		if !h.Complete || len(h.Messages) != 0 {
+			t.Errorf("history %+v; want none, complete", h)
+		}
+		return true
+	})
+}
+
 // TestHistoryBadValues: a bad history or since is bad_json with a
 // reason and no login; a good login then works.
 func TestHistoryBadValues(t *testing.T) {
