@@ -53,6 +53,46 @@ func BenchmarkParserNextText(b *testing.B) {
 	}
 }
 
+// BenchmarkParserNextTextSplit parses a 64 KiB text frame that arrives in
+// reads of 1460 bytes (a TCP segment) or 16 KiB, the way OnTraffic does:
+// append what arrived, Next until no progress, discard what was consumed.
+// A text frame streams into the parser (validated as it arrives); before
+// that, Next waited for the whole frame.
+func BenchmarkParserNextTextSplit(b *testing.B) {
+	const size = 64 << 10
+	frame := maskedFrame(ws.OpText, bytes.Repeat([]byte("x"), size))
+	for _, read := range []int{1460, 16 << 10} {
+		b.Run(byteSize(read), func(b *testing.B) {
+			pending := make([]byte, 0, len(frame))
+			b.ReportAllocs()
+			b.SetBytes(size)
+			var p Parser
+			for b.Loop() {
+				pending = pending[:0]
+				got := 0
+				for rest := frame; len(rest) > 0; {
+					k := min(read, len(rest))
+					pending, rest = append(pending, rest[:k]...), rest[k:]
+					for {
+						m, n, err := p.Next(pending, 1<<20)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if n == 0 {
+							break
+						}
+						got += len(m.Payload)
+						pending = append(pending[:0], pending[n:]...)
+					}
+				}
+				if got != size {
+					b.Fatalf("got %d bytes; want %d", got, size)
+				}
+			}
+		})
+	}
+}
+
 var typicalSay = []byte(`{"type":"say","to_uid":"all","content":"hi, all ! how is everybody doing today?"}`)
 
 func BenchmarkDecodeInbound(b *testing.B) {

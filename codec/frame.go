@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -12,8 +13,8 @@ import (
 // Parser.Next.
 type Message struct {
 	// Op is ws.OpText, ws.OpBinary, ws.OpPing, ws.OpPong or ws.OpClose; 0
-	// when Next consumed bytes (a non-final fragment) but no message is
-	// complete yet.
+	// when Next consumed bytes (a non-final fragment, or part of a text
+	// frame still arriving) but no message is complete yet.
 	Op ws.OpCode
 	// Payload is the unmasked payload. Valid until the caller discards the
 	// consumed bytes or calls Next again, whichever comes first.
@@ -68,19 +69,37 @@ var (
 // to use. It takes 40 bytes on 64-bit platforms (pinned by a test), and
 // holds no buffer between messages.
 type Parser struct {
-	// buf is the reassembly buffer of the open fragmented message. It is
-	// nil between messages: Next hands it over as the complete message's
-	// Payload and forgets it, so an idle connection keeps no reassembly
-	// memory alive, at the cost of one allocation per fragmented message
-	// (fragmentation is rare; chat messages are small).
+	// buf is the reassembly buffer of the open fragmented message, or of
+	// a text message whose frame is streaming in. It is nil between
+	// messages: Next hands it over as the complete message's Payload and
+	// forgets it, so an idle connection keeps no reassembly memory alive,
+	// at the cost of one allocation (plus append growth) per fragmented
+	// or streamed message (both are rare; chat messages are small and
+	// arrive whole).
 	buf []byte
-	// need is what Need reports; 0 means the initial 2.
-	need int
-	// op is the opcode of the open fragmented message, 0 if none.
+	// need is what Need reports (0 means the initial 2); while a frame
+	// streams in, the payload bytes still due. An int32 keeps the Parser
+	// at 40 bytes: frames are limited to math.MaxInt32 bytes (length).
+	need int32
+	// mask is a streaming frame's mask key, rotated so that mask[0]
+	// applies to its next payload byte.
+	mask [4]byte
+	// op is the opcode of the open message (fragmented or streaming), 0
+	// if none.
 	op ws.OpCode
-	// utf8 carries an incomplete UTF-8 sequence across text fragments.
+	// stream is 0, or streamOn (a text frame's payload is streaming in)
+	// with streamFin if that frame is final.
+	stream uint8
+	// utf8 carries an incomplete UTF-8 sequence across text fragments
+	// and the parts of a streaming frame.
 	utf8 utf8State
 }
+
+// The bits of Parser.stream.
+const (
+	streamOn  = 1 << iota // a text frame's payload is streaming in
+	streamFin             // that frame has the FIN bit
+)
 
 // header is a decoded frame header.
 type header struct {
@@ -93,38 +112,58 @@ type header struct {
 
 // Next parses at most one frame from the start of buf (client-to-server
 // frames: they must be masked, else 1002). It returns n == 0 and err == nil
-// when buf does not hold a complete frame yet. Otherwise n is the number of
-// bytes consumed and m is a complete message (Op != 0), or Op == 0 for a
-// consumed non-final fragment. On error n is 0 and err is a *CloseError;
-// the connection must then be closed (the parser state is undefined).
+// when buf does not hold enough for progress yet (see Need). Otherwise n is
+// the number of bytes consumed and m is a complete message (Op != 0), or
+// Op == 0 for a consumed non-final fragment or part of a streaming text
+// frame (InFrame). On error n is 0 and err is a *CloseError; the
+// connection must then be closed (the parser state is undefined).
 //
 // maxMessage limits a frame's payload and a reassembled message's total
 // size (1009); it is checked from the header alone, before the payload has
-// arrived. maxMessage <= 0 means no limit.
+// arrived. maxMessage <= 0 means no limit but the Parser's own: a frame of
+// math.MaxInt32 bytes or more, header included, is 1009.
 //
 // Rules (RFC 6455 section 5): reserved bits, reserved opcodes, unmasked
 // frames, fragmented or over-long (> 125) control frames, a continuation
 // without an open message, a new data frame inside an open message and a
 // 64-bit length with the top bit set are 1002. Invalid UTF-8 in a text
-// message is 1007, found as early as possible: each fragment is validated
-// as it arrives, carrying an incomplete trailing sequence to the next. A
+// message is 1007, found as early as possible (Autobahn 6.4.*, "fail
+// fast"): each fragment is validated as it arrives, carrying an
+// incomplete trailing sequence to the next, and so is each part of a text
+// frame that arrives in several reads: once its header and some payload
+// are buffered, Next streams the payload into the reassembly buffer as it
+// comes, unmasking and validating only the new bytes (never rescanning).
+// A
 // close payload of one byte or with an invalid code (section 7.4) is 1002;
 // a close reason that is not UTF-8 is 1007, like any other invalid UTF-8.
 // Control frames between fragments are returned at once; the open message
 // survives them. The length encoding is not required to be minimal.
 //
-// The payload is unmasked in place, and only once the whole frame is in
-// buf, so calling Next again on the same incomplete frame is harmless. An
-// unfragmented message's Payload aliases buf; a fragmented message is
-// reassembled into a buffer that the returned Payload then owns.
+// A complete frame's payload is unmasked in place, and only once the
+// whole frame is in buf, so calling Next again on the same incomplete
+// binary or control frame is harmless; a streaming frame's parts are
+// copied before they are unmasked, and consumed. An unfragmented message
+// that arrived whole has a Payload that aliases buf; a fragmented or
+// streamed message is reassembled into a buffer that the returned Payload
+// then owns.
 func (p *Parser) Next(buf []byte, maxMessage int) (m Message, n int, err error) {
+	if p.stream != 0 {
+		return p.streamPart(buf)
+	}
 	h, err := p.header(buf, maxMessage)
 	if err != nil || h.size == 0 {
 		return Message{}, 0, err
 	}
 	n = h.size + h.length
 	if len(buf) < n {
-		p.need = n
+		switch {
+		case !p.isText(h.op):
+			p.need = int32(n)
+		case len(buf) > h.size:
+			return p.streamStart(&h, buf)
+		default:
+			p.need = int32(h.size + 1) // the first payload byte starts the stream
+		}
 		return Message{}, 0, nil
 	}
 	p.need = 0
@@ -150,14 +189,14 @@ func (p *Parser) header(buf []byte, maxMessage int) (h header, err error) {
 	}
 	size := 2 + extLengthSize(buf[1])
 	if len(buf) < size {
-		p.need = size + 4
+		p.need = int32(size + 4)
 		return h, nil
 	}
 	if h.length, err = p.length(h.op, buf[:size], maxMessage); err != nil {
 		return h, err
 	}
 	if len(buf) < size+4 {
-		p.need = size + 4
+		p.need = int32(size + 4)
 		return h, nil
 	}
 	h.mask = [4]byte(buf[size : size+4])
@@ -215,7 +254,7 @@ func (p *Parser) length(op ws.OpCode, hdr []byte, maxMessage int) (int, error) {
 	if n>>63 != 0 {
 		return 0, errLength63
 	}
-	limit := uint64(math.MaxInt - 14) // n + header must fit an int
+	limit := uint64(math.MaxInt32 - 15) // n + header must fit Parser.need
 	switch {
 	case maxMessage <= 0 || op.IsControl():
 	case op == ws.OpContinuation:
@@ -283,6 +322,86 @@ func (p *Parser) continuation(fin bool, payload []byte) (Message, error) {
 	return m, nil
 }
 
+// isText reports whether a data frame with opcode op carries text: a text
+// frame, or a continuation of a text message.
+func (p *Parser) isText(op ws.OpCode) bool {
+	return op == ws.OpText || op == ws.OpContinuation && p.op == ws.OpText
+}
+
+// streamStart consumes the header of a text frame that is not complete in
+// buf, and streams what of its payload is there.
+func (p *Parser) streamStart(h *header, buf []byte) (Message, int, error) {
+	p.op = ws.OpText // a new message's, or already the open one's
+	p.stream = streamOn
+	if h.fin {
+		p.stream |= streamFin
+	}
+	p.mask = h.mask
+	p.need = int32(h.length)
+	m, n, err := p.streamPart(buf[h.size:])
+	if err != nil {
+		return m, 0, err
+	}
+	return m, h.size + n, nil
+}
+
+// streamPart consumes the next payload bytes of the streaming frame from
+// the start of buf: copied to the reassembly buffer, unmasked there and
+// validated as UTF-8 (only these bytes, carrying the validator's state).
+// The frame ends when its last byte arrives: a final frame completes the
+// message.
+func (p *Parser) streamPart(buf []byte) (Message, int, error) {
+	n := min(len(buf), int(p.need))
+	if n == 0 {
+		return Message{}, 0, nil
+	}
+	start := len(p.buf)
+	p.buf = p.grow(n)
+	p.buf = append(p.buf, buf[:n]...)
+	part := p.buf[start:]
+	ws.Cipher(part, p.mask, 0)
+	p.mask = rotateMask(p.mask, n)
+	if p.need -= int32(n); !p.utf8.feed(part) {
+		return Message{}, 0, errTextUTF8
+	}
+	if p.need > 0 {
+		return Message{}, n, nil // the frame goes on
+	}
+	fin := p.stream&streamFin != 0
+	p.stream = 0
+	if !fin {
+		return Message{}, n, nil // a fragment ended; the message goes on
+	}
+	if !p.utf8.done() {
+		return Message{}, 0, errTextUTF8
+	}
+	m := Message{Op: p.op, Payload: p.buf}
+	p.buf, p.op, p.utf8 = nil, 0, utf8State{}
+	return m, n, nil
+}
+
+// grow makes room for n more bytes of the streaming frame: twice what the
+// buffer will then hold, rounded up to a power of two (at least 512
+// bytes), but never beyond what the frame needs. So growth is geometric,
+// and memory follows the bytes that arrived, not the header's claim: a
+// header that claims 64 KiB followed by one byte commits 512 bytes.
+func (p *Parser) grow(n int) []byte {
+	if len(p.buf)+n <= cap(p.buf) {
+		return p.buf
+	}
+	end := len(p.buf) + int(p.need)                                   // the frame's last byte
+	want := min(end, 1<<bits.Len(uint(max(2*(len(p.buf)+n), 512)-1))) // a power of two: no wasted tail of a size class
+	b := make([]byte, len(p.buf), want)                               // not slices.Grow: under -race it allocates twice
+	copy(b, p.buf)
+	return b
+}
+
+// rotateMask returns the mask key for the byte n positions further on.
+func rotateMask(m [4]byte, n int) [4]byte {
+	k := n & 3
+	return [4]byte{m[k], m[(k+1)&3], m[(k+2)&3], m[(k+3)&3]}
+}
+
 // checkClose validates a close payload (RFC 6455 sections 5.5.1 and 7.4).
 func checkClose(payload []byte) error {
 	switch {
@@ -310,13 +429,23 @@ func validCloseCode(code ws.StatusCode) bool {
 
 // Need reports how many buffered bytes the next call to Next needs before it
 // can make progress: the header size, or header plus payload once a
-// previous call has seen the header; 2 initially and after each frame.
+// previous call has seen the header; 2 initially and after each frame; 1
+// while a text frame streams in (every byte of it is validated as it
+// arrives).
 func (p *Parser) Need() int {
-	if p.need == 0 {
+	switch {
+	case p.stream != 0:
+		return 1
+	case p.need == 0:
 		return 2
 	}
-	return p.need
+	return int(p.need)
 }
+
+// InFrame reports whether the last call to Next stopped inside a frame
+// whose payload is streaming in (a text frame that arrives in parts): the
+// bytes it consumed did not end a frame.
+func (p *Parser) InFrame() bool { return p.stream != 0 }
 
 // Reset returns the parser to its zero state and releases the reassembly
 // buffer.

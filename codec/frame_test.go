@@ -307,11 +307,12 @@ func TestNeed(t *testing.T) {
 		{"nothing", nil, 2},
 		{"one byte", small[:1], 2},
 		{"small, 2 bytes", small[:2], 6},
-		{"small, header", small[:6], 11},
-		{"small, partial payload", small[:8], 11},
+		{"small, header", small[:6], 7},          // a text frame: its first payload byte starts the stream
+		{"small, partial payload", small[:8], 1}, // a text frame streams: every byte is progress
+		{"binary, partial payload", frameOf(true, ws.OpBinary, "hello")[:8], 11},
 		{"medium, 2 bytes", medium[:2], 8},
 		{"medium, length", medium[:4], 8},
-		{"medium, header", medium[:8], 208},
+		{"medium, header", medium[:8], 9}, // a text frame: its first payload byte starts the stream
 		{"large, 2 bytes", large[:2], 14},
 		{"large, header", large[:14], 70014},
 		{"large, most", large[:70013], 70014},
@@ -358,10 +359,12 @@ func TestNextUnmask(t *testing.T) {
 	}
 }
 
-// TestNextIncompleteTwice checks that re-parsing an incomplete frame does not
-// unmask anything, so the complete frame is unmasked exactly once.
+// TestNextIncompleteTwice checks that re-parsing an incomplete (binary)
+// frame does not unmask anything, so the complete frame is unmasked
+// exactly once. (An incomplete text frame streams instead:
+// TestNextStream.)
 func TestNextIncompleteTwice(t *testing.T) {
-	frame := frameOf(true, ws.OpText, "hello, world")
+	frame := frameOf(true, ws.OpBinary, "hello, world")
 	orig := bytes.Clone(frame)
 	var p Parser
 	for range 3 {
@@ -442,6 +445,86 @@ func TestCloseErrorIs(t *testing.T) {
 	}
 }
 
+// TestNextStream: a text frame that arrives in parts is consumed as it
+// arrives, and invalid UTF-8 fails with 1007 at the part that holds the
+// byte making it invalid, before the frame is complete (Autobahn 6.4.3 and
+// 6.4.4: one frame in three chops; 6.4.1 and 6.4.2, the same in three
+// fragments, are TestNextFailFast). A valid frame gives its message at
+// its last byte, in a buffer it owns; the input is never modified.
+func TestNextStream(t *testing.T) {
+	kosme := "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
+	whole := kosme + "\xf4\x90\x80\x80" + "edited"
+	tests := []struct {
+		name   string
+		frames [][]byte // the stream, as frames
+		chops  []int    // where the stream is cut into reads
+		fail   int      // index of the read that must fail with 1007; -1: none
+		want   string   // the message when none fails
+	}{
+		{"6.4.3", [][]byte{frameOf(true, ws.OpText, whole)}, []int{6 + 11, 4}, 1, ""},
+		{"6.4.4", [][]byte{frameOf(true, ws.OpText, whole)}, []int{6 + 12, 1}, 1, ""},
+		{"6.4.4, header read alone", [][]byte{frameOf(true, ws.OpText, whole)}, []int{6, 12, 1}, 2, ""},
+		{"invalid in the first part", [][]byte{frameOf(true, ws.OpText, "\xff"+strings.Repeat("a", 20))}, []int{7, 5}, 0, ""},
+		{"invalid in the last part", [][]byte{frameOf(true, ws.OpText, strings.Repeat("a", 20)+"\xff")}, []int{10, 5}, 2, ""},
+		{"incomplete at the end", [][]byte{frameOf(true, ws.OpText, kosme+"\xe2\x82")}, []int{8, 3}, 2, ""},
+		{"valid, byte by byte", [][]byte{frameOf(true, ws.OpText, kosme)}, []int{6, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, -1, kosme},
+		{"valid, split in a character", [][]byte{frameOf(true, ws.OpText, "€uro€")}, []int{7, 4}, -1, "€uro€"},
+		{"streamed fragment, then a ping, then the rest", [][]byte{
+			frameOf(false, ws.OpText, "fragm"), frameOf(true, ws.OpPing, "p"), frameOf(true, ws.OpContinuation, "ent\xe2\x82\xac"),
+		}, []int{8, 10, 7}, -1, "fragment€"},
+		{"streamed continuation fails", [][]byte{
+			frameOf(false, ws.OpText, "\xe2"), frameOf(true, ws.OpContinuation, "\x82\xac"+strings.Repeat("x", 10)+"\xc0"+"abc"),
+		}, []int{7, 6 + 5, 8}, 2, ""},
+		{"binary is not streamed", [][]byte{frameOf(true, ws.OpBinary, "\xff\xff")}, []int{7}, -1, "\xff\xff"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stream := bytes.Join(tt.frames, nil)
+			orig := bytes.Clone(stream)
+			var p Parser
+			var pending []byte
+			var got []string
+			for i := 0; len(stream) > 0; i++ {
+				k := len(stream)
+				if i < len(tt.chops) {
+					k = min(k, tt.chops[i])
+				}
+				pending, stream = append(pending, stream[:k]...), stream[k:]
+				before := bytes.Clone(pending)
+				for len(pending) >= p.Need() { // as the server does: Next only when Need is met
+					m, n, err := p.Next(pending, 0)
+					if err != nil {
+						if i != tt.fail || !errors.Is(err, ErrInvalidUTF8) {
+							t.Fatalf("read %d: Next = %v; want 1007 at read %d", i, err, tt.fail)
+						}
+						return
+					}
+					if n == 0 {
+						break
+					}
+					if m.Op == ws.OpText || m.Op == ws.OpBinary {
+						got = append(got, string(m.Payload))
+					}
+					if p.InFrame() && n != len(pending) {
+						t.Fatalf("read %d: InFrame() after %d of %d bytes; a streaming frame takes all", i, n, len(pending))
+					}
+					pending = pending[n:]
+				}
+				if p.InFrame() && !bytes.Equal(before, orig[len(orig)-len(stream)-len(before):len(orig)-len(stream)]) {
+					t.Fatalf("read %d: Next modified its input", i)
+				}
+				pending = bytes.Clone(pending)
+			}
+			if tt.fail >= 0 {
+				t.Fatalf("no 1007; want it at read %d", tt.fail)
+			}
+			if len(got) != 1 || got[0] != tt.want || p.InFrame() {
+				t.Fatalf("messages %q, InFrame %v; want [%q], false", got, p.InFrame(), tt.want)
+			}
+		})
+	}
+}
+
 func TestNextAllocs(t *testing.T) {
 	for _, size := range []int{16, 1 << 10, 64 << 10} {
 		frame := frameOf(true, ws.OpText, strings.Repeat("x", size))
@@ -454,5 +537,19 @@ func TestNextAllocs(t *testing.T) {
 		if got != 0 {
 			t.Errorf("AllocsPerRun(Next(%d-byte text frame)) = %v; want 0", size, got)
 		}
+	}
+	// A text frame that arrives in two reads streams into a buffer of its
+	// own: one allocation when the first part is at least half of it.
+	frame := frameOf(true, ws.OpText, strings.Repeat("x", 1<<10))
+	half := 8 + 512 // header and half the payload
+	buf := make([]byte, len(frame))
+	var p Parser
+	got := testing.AllocsPerRun(100, func() {
+		copy(buf, frame)
+		_, n, _ := p.Next(buf[:half], 1<<20)
+		p.Next(buf[n:], 1<<20)
+	})
+	if got != 1 {
+		t.Errorf("AllocsPerRun(Next(1 KiB text frame in two reads)) = %v; want 1", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -100,6 +101,40 @@ func FuzzParserSplit(f *testing.F) {
 			if int(max) > 0 && e.Op != 0xff && !e.Op.IsControl() && len(e.Payload) > int(max) {
 				t.Fatalf("Next(% x) returned %d bytes over the limit %d", stream, len(e.Payload), max)
 			}
+		}
+	})
+}
+
+// FuzzUTF8Split is the differential fuzz test of the incremental UTF-8
+// validator (utf8State, which validates fragments and streaming frames as
+// they arrive): data cut at arbitrary points and fed part by part must
+// fail at the first part after which no bytes could make it valid (the
+// naive validPrefix), never earlier or later, and end with utf8.Valid's
+// verdict.
+func FuzzUTF8Split(f *testing.F) {
+	for _, s := range []string{"", "hello", "κόσμε", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80edited",
+		"\xf0\x9f\x98\x80", "\xed\xa0\x80", "\xe0\x9f\xbf", "\xf4\x8f\xbf\xbf", "a\x80", "\xc0\xaf", "\xe2\x82"} {
+		f.Add([]byte(s), uint64(len(s)))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		rng := rand.New(rand.NewPCG(seed, seed>>32))
+		// The shortest prefix that nothing can complete (validPrefix only
+		// turns false once): binary search keeps the reference O(n log n).
+		bad := sort.Search(len(data)+1, func(j int) bool { return !validPrefix(data[:j]) })
+		var s utf8State
+		ok, at := true, 0
+		for _, k := range randomChunks(rng, len(data)) {
+			at += k
+			ok = s.feed(data[at-k : at])
+			if want := at < bad; ok != want {
+				t.Fatalf("feed(% x in parts, through %d) = %v; want %v", data, at, ok, want)
+			}
+			if !ok {
+				return
+			}
+		}
+		if got, want := s.done(), utf8.Valid(data); got != want {
+			t.Fatalf("feed(% x) then done() = %v; want utf8.Valid = %v", data, got, want)
 		}
 	})
 }

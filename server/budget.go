@@ -70,10 +70,13 @@ func (b *budget) takeMessage() bool {
 	return false
 }
 
-// takeFrame charges one frame of n bytes (header and payload). It returns
-// "" while both buckets hold, else the close reason.
-func (b *budget) takeFrame(n int) string {
-	b.frames--
+// take charges n bytes (of frame headers and payloads) and, if they end
+// a frame, one frame. It returns "" while both buckets hold, else the
+// close reason.
+func (b *budget) take(n int, end bool) string {
+	if end {
+		b.frames--
+	}
 	b.bytes -= float32(n)
 	switch {
 	case b.frames < 0:
@@ -84,15 +87,16 @@ func (b *budget) takeFrame(n int) string {
 	return ""
 }
 
-// chargeFrame charges a parsed frame of n bytes to the connection's
-// budget (the /echo endpoint is exempt). Past the budget the connection
-// is closed with 1008 and chargeFrame returns false: the frame must not
-// be handled.
-func (c *conn) chargeFrame(n int) bool {
+// chargeFrame charges n parsed bytes to the connection's budget, and a
+// frame if they ended one (a text frame streaming in is parsed in parts;
+// see codec.Parser.InFrame). The /echo endpoint is exempt. Past the
+// budget the connection is closed with 1008 and chargeFrame returns
+// false: what was parsed must not be handled.
+func (c *conn) chargeFrame(n int, end bool) bool {
 	if c.echo {
 		return true
 	}
-	reason := c.in.takeFrame(n)
+	reason := c.in.take(n, end)
 	if reason == "" {
 		return true
 	}

@@ -38,22 +38,44 @@ func TestBudget(t *testing.T) {
 			b.fill(&cfg, t0)
 			got := ""
 			for range tt.frames {
-				if got = b.takeFrame(tt.size); got != "" {
+				if got = b.take(tt.size, true); got != "" {
 					break
 				}
 			}
 			if got == "" && tt.then > 0 {
 				b.refill(&cfg, t0+tt.wait)
 				for range tt.then {
-					if got = b.takeFrame(tt.size); got != "" {
+					if got = b.take(tt.size, true); got != "" {
 						break
 					}
 				}
 			}
 			if got != tt.want {
-				t.Errorf("takeFrame = %q; want %q", got, tt.want)
+				t.Errorf("take = %q; want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestBudgetParts: the parts of a text frame that streams in are charged
+// their bytes as they arrive, and the frame once, with its last part.
+func TestBudgetParts(t *testing.T) {
+	cfg := Config{FrameRate: 1, FrameBurst: 1}
+	if err := cfg.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	var b budget
+	b.fill(&cfg, 1)
+	for i := range 100 {
+		if got := b.take(10, false); got != "" {
+			t.Fatalf("take(part %d) = %q; want \"\"", i, got)
+		}
+	}
+	if got := b.take(10, true); got != "" || b.bytes != float32(cfg.ByteBurst-1010) {
+		t.Fatalf("take(last part) = %q, bytes left %v; want \"\", %d", got, b.bytes, cfg.ByteBurst-1010)
+	}
+	if got := b.take(6, true); got != "frame rate exceeded" {
+		t.Fatalf("take(second frame) = %q; want frame rate exceeded", got)
 	}
 }
 

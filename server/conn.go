@@ -187,7 +187,7 @@ func (c *conn) frames() {
 	for c.state == stOpen {
 		avail, need := c.gc.InboundBuffered(), c.parser.Need()
 		if avail < need {
-			return // a large frame is still arriving: don't peek (and copy) it again
+			return // a large binary frame is still arriving: don't peek (and copy) it again
 		}
 		if w.spent() {
 			c.l.park(c)
@@ -228,7 +228,7 @@ func (c *conn) parse(buf []byte, w *callWork) int {
 		off += n
 		w.frames++
 		w.bytes += n
-		if !c.chargeFrame(n) {
+		if !c.chargeFrame(n, !c.parser.InFrame()) {
 			break
 		}
 		if msg.Op != 0 {

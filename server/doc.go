@@ -6,8 +6,10 @@
 // buffered, lets the codec parse the upgrade request and then the
 // complete frames, charges each frame to the connection's budget,
 // handles each message, and discards what was consumed; a request or
-// frame split across reads waits for more bytes (and a large frame still
-// arriving is not re-peeked: Parser.Need). One pass parses at most 256
+// frame split across reads waits for more bytes (a large binary frame
+// still arriving is not re-peeked: Parser.Need), except a text frame,
+// whose payload the parser takes as it arrives so that invalid UTF-8
+// fails at once (1007). One pass parses at most 256
 // frames or 256 KiB; a connection with more input left is parked and
 // resumed after the loop's other events (loop.park). There is no
 // goroutine per connection: room traffic reaches a loop through its

@@ -490,6 +490,10 @@ func TestHostileFrames(t *testing.T) {
 			hFrame(opText, []byte("{\"type\":\"say\",\"content\":\"\xe2\x82"), true),
 			hFrame(fin|opCont, []byte("\x28\"}"), true)}, 1007},
 		{"text after unfinished text", [][]byte{hFrame(opText, []byte("{"), true), hFrame(fin|opText, []byte("}"), true)}, 1002},
+		// Autobahn 6.4.3: fail fast, before the frame's last 4 KiB arrive.
+		{"invalid utf-8 in a frame still arriving", [][]byte{
+			hFrame(fin|opText, []byte("{\"type\":\"say\",\"content\":\"\xf4\x90"+strings.Repeat("x", 4096)+"\"}"), true)[:8+27], // header, then through \x90
+		}, 1007},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
