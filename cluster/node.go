@@ -142,7 +142,14 @@ func Dial(cfg Config) (*Node, error) {
 		nats.ReconnectBufSize(-1), // while down, publishes fail at once and are retried by the publisher
 		nats.PingInterval(cfg.NodeTTL/2),
 		nats.MaxPingsOutstanding(2),
-		nats.DisconnectErrHandler(func(*nats.Conn, error) { n.drops.Add(1); n.ready.Store(false); n.poke() }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			n.drops.Add(1)
+			n.ready.Store(false)
+			if err != nil {
+				n.log.Warn("cluster: nats connection lost", "err", err)
+			}
+			n.poke()
+		}),
 		nats.ReconnectHandler(func(*nats.Conn) { n.poke() }),
 		nats.ConnectHandler(func(*nats.Conn) { n.poke() }),
 		nats.ErrorHandler(n.onAsyncError),

@@ -1,10 +1,7 @@
 package cluster
 
 import (
-	"encoding/json"
 	"errors"
-	"strconv"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,12 +42,11 @@ type stored struct {
 // readBatch is how many events one read asks for.
 const readBatch = 256
 
-// jsStore is the JetStream store of a node: the rooms stream (direct
-// gets, so that a catch-up reads a batch per request from any replica)
-// and the state bucket.
+// jsStore is the JetStream store of a node: the rooms stream and the
+// state bucket.
 type jsStore struct {
 	n      *Node
-	stream string
+	stream jetstream.Stream
 	kv     jetstream.KeyValue
 }
 
@@ -59,50 +55,27 @@ func (s *jsStore) publish(subj, id string, data []byte) (ackFuture, error) {
 	return s.n.js.PublishMsgAsync(m, jetstream.WithMsgID(id))
 }
 
-// read asks for a batch with one direct get: the replies end with a 204
-// (end of batch, Nats-Num-Pending left) or are a single 404 (nothing
-// after). A replica that lags may answer with less than the leader has:
-// the next live event then shows a gap and the feed reads again.
+// read gets the events after `after` one message get at a time, from
+// the stream's leader, up to a batch. (Batched direct gets from any
+// replica were faster, but with them nats-server 2.12.1 stalled: a
+// stream's lock waited on by its direct-get readers and its writer, the
+// server answering no pings, every node's connection going stale.)
 func (s *jsStore) read(subj string, after uint64) ([]stored, bool, error) {
-	n := s.n
-	inbox := n.nc.NewInbox()
-	sub, err := n.nc.SubscribeSync(inbox)
-	if err != nil {
-		return nil, false, err
-	}
-	defer sub.Unsubscribe() //nolint:errcheck // nothing to do about it
-	req, _ := json.Marshal(struct {
-		Seq      uint64 `json:"seq"`
-		NextFor  string `json:"next_by_subj"`
-		Batch    int    `json:"batch"`
-		MaxBytes int    `json:"max_bytes"`
-	}{after + 1, subj, readBatch, 1 << 20})
-	if err := n.nc.PublishRequest("$JS.API.DIRECT.GET."+s.stream, inbox, req); err != nil {
-		return nil, false, err
-	}
 	var evs []stored
-	deadline := time.Now().Add(n.cfg.SyncTimeout)
-	for {
-		m, err := sub.NextMsg(time.Until(deadline))
-		if err != nil {
-			return evs, false, err
-		}
-		switch m.Header.Get("Status") {
-		case "404":
+	for len(evs) < readBatch {
+		ctx, cancel := s.n.ctx()
+		m, err := s.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(subj))
+		cancel()
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return evs, true, nil
-		case "204":
-			pending, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
-			return evs, pending == 0, nil
-		case "":
-		default:
-			return evs, false, errors.New("cluster: direct get: " + m.Header.Get("Status") + " " + m.Header.Get("Description"))
 		}
-		seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
 		if err != nil {
 			return evs, false, err
 		}
-		evs = append(evs, stored{seq, m.Data})
+		evs = append(evs, stored{m.Sequence, m.Data})
+		after = m.Sequence
 	}
+	return evs, false, nil
 }
 
 func (s *jsStore) subscribe(f *feed) error {

@@ -315,7 +315,7 @@ func (w *worker) doEnsure() error {
 		MaxMsgsPerSubject: n.cfg.RoomLogMax,
 		MaxAge:            n.cfg.RoomLogAge,
 		Duplicates:        2 * time.Minute,
-		AllowDirect:       true, // catch-ups read batches from any replica
+		AllowDirect:       false, // reads go to the leader (see jsStore.read)
 		RePublish:         &jetstream.RePublish{Source: n.cfg.Prefix + ".r.>", Destination: n.cfg.Prefix + ".o.>"},
 	}
 	s, err := w.ensureStream(ctx, cfg)
@@ -331,7 +331,7 @@ func (w *worker) doEnsure() error {
 	}
 	first := w.store == nil
 	w.kv = kv
-	w.setStore(&jsStore{n: n, stream: n.stream, kv: kv})
+	w.setStore(&jsStore{n: n, stream: s, kv: kv})
 	// The log's epoch names this incarnation of the stream: the same on
 	// every node and across NATS restarts, new only when the stream is
 	// created anew (its events and sequences are then gone). Room event
