@@ -322,10 +322,19 @@ func (w *worker) doEnsure() error {
 	if err != nil {
 		return err
 	}
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: n.stateBucket(), History: 1, Storage: storage, Replicas: replicas,
-		TTL: n.cfg.RoomLogAge, // checkpoints go with the events they sum up
-	})
+	// The bucket is created once and then only looked up: updating it
+	// (and the stream) at every reconnection raced inside nats-server
+	// 2.12.1 (account reservation against a stream update).
+	kv, err := n.js.KeyValue(ctx, n.stateBucket())
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = n.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: n.stateBucket(), History: 1, Storage: storage, Replicas: replicas,
+			TTL: n.cfg.RoomLogAge, // checkpoints go with the events they sum up
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = n.js.KeyValue(ctx, n.stateBucket())
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -376,12 +385,26 @@ func (w *worker) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (
 	case err != nil:
 		return nil, err
 	}
-	epoch := s.CachedInfo().Config.Metadata[epochKey]
+	have := s.CachedInfo().Config
+	epoch := have.Metadata[epochKey]
 	if epoch == "" {
 		epoch = newEpoch() // a stream of an older chatd: its sequences are not ids yet
 	}
 	cfg.Metadata = map[string]string{epochKey: epoch}
+	if sameStream(&have, &cfg) {
+		return s, nil // no update at every reconnect: only when the settings changed
+	}
 	return js.UpdateStream(ctx, cfg)
+}
+
+// sameStream reports whether the stream's config has the settings chatd
+// sets (the server adds its own metadata and defaults).
+func sameStream(have, want *jetstream.StreamConfig) bool {
+	return have.Metadata[epochKey] == want.Metadata[epochKey] && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Storage == want.Storage && have.Replicas == want.Replicas && have.Retention == want.Retention &&
+		have.Discard == want.Discard && have.MaxMsgsPerSubject == want.MaxMsgsPerSubject &&
+		have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates && have.AllowDirect == want.AllowDirect &&
+		have.RePublish != nil && want.RePublish != nil && *have.RePublish == *want.RePublish
 }
 
 func newEpoch() string { return strconv.FormatUint(newBoot(), 36) }
