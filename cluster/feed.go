@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -93,11 +95,7 @@ func (fs *feeds) bySubject(s string) *feed {
 func (fs *feeds) all() []*feed {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	out := make([]*feed, 0, len(fs.bySub))
-	for _, f := range fs.bySub {
-		out = append(out, f)
-	}
-	return out
+	return slices.Collect(maps.Values(fs.bySub))
 }
 
 // stuck reports whether a room has been syncing or repairing for longer

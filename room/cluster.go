@@ -2,6 +2,7 @@ package room
 
 import (
 	"encoding/binary"
+	"maps"
 	"slices"
 	"time"
 
@@ -179,15 +180,11 @@ func (h *Hub) Rejected(r *Room, ev *Event) {
 	}
 }
 
-// Rooms returns the hub's live rooms.
+// RoomList returns the hub's live rooms.
 func (h *Hub) RoomList() []*Room {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	rs := make([]*Room, 0, len(h.rooms))
-	for _, r := range h.rooms {
-		rs = append(rs, r)
-	}
-	return rs
+	return slices.Collect(maps.Values(h.rooms))
 }
 
 // Evict appends the eviction of o's members to every room that lists
