@@ -195,8 +195,14 @@ func (n *Node) pickID() error {
 		return fmt.Errorf("%w: node id %d above %d", ErrNodeInUse, n.id, room.MaxNode)
 	}
 	if n.id != 0 {
-		if n.idTaken(n.id) {
-			return fmt.Errorf("%w: %d", ErrNodeInUse, n.id)
+		// A node restarted at once may still find its previous
+		// incarnation's inbox answering for a moment: NATS has not yet
+		// seen that connection go. A live duplicate keeps answering.
+		for deadline := time.Now().Add(n.cfg.NodeTTL); n.idTaken(n.id); {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%w: %d", ErrNodeInUse, n.id)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		return nil
 	}
