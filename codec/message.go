@@ -146,6 +146,9 @@ func DecodeInbound(payload []byte, in *Inbound) error {
 	if !isObject(payload) {
 		return replyNotObject
 	}
+	if !validEscapes(payload) {
+		return replyBadJSON
+	}
 	st := decodeStates.Get().(*decodeState)
 	defer st.release()
 	if !st.decode(payload) {
@@ -330,4 +333,44 @@ func isInteger(raw []byte) bool {
 		}
 	}
 	return len(raw) > 0
+}
+
+// validEscapes reports whether every backslash escape inside the strings
+// of payload is one JSON allows (\" \\ \/ \b \f \n \r \t \uXXXX).
+// sonic skips the strings of keys it does not decode without checking
+// them (FuzzDecodeInbound found `{"":"\0"}` accepted); this one pass,
+// without allocation, keeps chatd as strict as encoding/json.
+func validEscapes(b []byte) bool {
+	in := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			in = !in
+		case c == '\\' && in:
+			i++
+			if i >= len(b) {
+				return false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) || !isHex4(b[i+1:i+5]) {
+					return false
+				}
+				i += 4
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }

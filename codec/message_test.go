@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -269,6 +270,30 @@ func TestIDRoundTrip(t *testing.T) {
 		got, ok := ParseID(id.String())
 		if !ok || got != id {
 			t.Errorf("ParseID(%q) = %v, %v; want %v", id.String(), got, ok, id)
+		}
+	}
+}
+
+func TestValidEscapes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{`{"a":"b"}`, true},
+		{`{"a":"\"\\\/\b\f\n\r\t\u00e9\uD83D"}`, true},
+		{`{"a\"b":"c"}`, true},
+		{`{"":"\0"}`, false},
+		{`{"a":"\x41"}`, false},
+		{`{"a":"\u00g0"}`, false},
+		{`{"a":"\u00"}`, false},
+		{`{"a":"\`, false},
+		{`{"a\q":1}`, false},
+	} {
+		if got := validEscapes([]byte(tc.in)); got != tc.want {
+			t.Errorf("validEscapes(%q) = %v; want %v", tc.in, got, tc.want)
+		}
+		if got, std := validEscapes([]byte(tc.in)), json.Valid([]byte(tc.in)); tc.want && got != std {
+			t.Errorf("validEscapes(%q) = %v; encoding/json.Valid = %v", tc.in, got, std)
 		}
 	}
 }
