@@ -182,9 +182,6 @@ func newBoot() uint64 {
 // ID returns the node id.
 func (n *Node) ID() uint64 { return n.id }
 
-// Boot returns this incarnation's boot id.
-func (n *Node) Boot() uint64 { return n.boot }
-
 // Stats returns the node's counters.
 func (n *Node) Stats() *Metrics { return &n.metrics }
 

@@ -8,6 +8,7 @@ package cluster
 // equal on every node, no ghost.
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,7 +141,7 @@ func (v memView) read(subj string, after uint64) ([]stored, bool, error) {
 		return nil, false, errInjected
 	}
 	l := s.logs[subj]
-	i, _ := slices.BinarySearchFunc(l, after+1, func(e stored, seq uint64) int { return cmp(e.seq, seq) })
+	i, _ := slices.BinarySearchFunc(l, after+1, func(e stored, seq uint64) int { return cmp.Compare(e.seq, seq) })
 	j := min(len(l), i+readBatch/8) // small batches: catch-ups take several reads
 	return slices.Clone(l[i:j]), j == len(l), nil
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -250,7 +251,7 @@ func (w *worker) goLive(f *feed) bool {
 	if overflow {
 		return false
 	}
-	slices.SortFunc(hs, func(a, b held) int { return cmp(a.seq, b.seq) })
+	slices.SortFunc(hs, func(a, b held) int { return cmp.Compare(a.seq, b.seq) })
 	for i, h := range hs {
 		if !n.offer(f, h.seq, h.last, h.data) {
 			f.held = append(f.held, hs[i:]...)
@@ -260,16 +261,6 @@ func (w *worker) goLive(f *feed) bool {
 	f.state = feedLive
 	f.lastLive = time.Now()
 	return true
-}
-
-func cmp(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // doCheckpoint writes f's room list as of its last applied event, if

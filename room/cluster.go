@@ -106,13 +106,6 @@ func (h *Hub) Snapshot(r *Room, dst []byte) ([]byte, []Owner) {
 	return AppendSnapshot(dst, &Snapshot{Seq: r.seq, Users: r.users, Owners: r.owners}), slices.Clone(r.owners)
 }
 
-// Seq returns the log sequence of r's last applied event.
-func (r *Room) Seq() uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.seq
-}
-
 // AppendSnapshot appends the wire form of s: version, seq, count, then
 // uid, node, boot and name of each member in join order.
 func AppendSnapshot(dst []byte, s *Snapshot) []byte {
@@ -197,17 +190,4 @@ func (h *Hub) Evict(o Owner) {
 		}
 		r.mu.Unlock()
 	}
-}
-
-// Owners returns the owners r lists, each once.
-func (r *Room) Owners() []Owner {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var os []Owner
-	for _, o := range r.owners {
-		if !slices.Contains(os, o) {
-			os = append(os, o)
-		}
-	}
-	return os
 }

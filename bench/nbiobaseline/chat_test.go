@@ -1,6 +1,7 @@
-// nbio v1.6.8 is not clean under the race detector (its listener and
-// poller goroutines share conn fields; it marks them //go:norace), so these
-// tests run in the plain `go test` build only.
+// nbio v1.6.8 is not clean under the race detector: its listener and
+// poller goroutines share conn fields without synchronisation (nbio
+// exempts those functions from the detector with its own directives), so
+// these tests of the baseline run in the plain `go test` build only.
 
 //go:build !race
 
