@@ -159,7 +159,8 @@ func FuzzDecodeInbound(f *testing.F) {
 		`{"type":"say","to_uid":"\u0037","content":"\ud800"}`, `{"type":"pong","x":[1,{"y":null}]}`,
 		`{"TYPE":"say","type":"login"}`, `[]`, `{"type":"say","to_uid":1e3}`, "{\"type\":\"a\x01\"}",
 		`{"type":"login","client_name":"\u732a","room_id":1}`, `{"type":"login","name":"a","client_name":null}`,
-		`{"type":"say","to_client_id":"12","to_client_name":"x","content":"hi"}`} {
+		`{"type":"say","to_client_id":"12","to_client_name":"x","content":"hi"}`,
+		`{"name":"0","name":null}`, `{"typ\u0065":"pong","type":"pong"}`} {
 		f.Add([]byte(s), uint64(len(s)))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
@@ -195,6 +196,12 @@ func FuzzDecodeInbound(f *testing.F) {
 func checkAgainstStd(t *testing.T, data []byte, in Inbound, err error) {
 	var m map[string]json.RawMessage
 	stdErr := json.Unmarshal(data, &m)
+	// A field given twice is bad_json (sonic and encoding/json would keep
+	// different copies); the naive reference tells which messages do.
+	repeats := stdErr == nil && stdRepeatsField(data)
+	if repeats && replyCode(err) != CodeBadJSON || err == replyDuplicate && !repeats {
+		t.Fatalf("DecodeInbound(%q) = %v; encoding/json's keys repeat a field: %v", data, err, repeats)
+	}
 	if replyCode(err) == CodeBadJSON {
 		return // sonic is allowed to be stricter (e.g. on invalid UTF-8)
 	}

@@ -49,6 +49,7 @@ func (r *Reply) Unwrap() error { return ErrBadMessage }
 var (
 	replyNotObject   = &Reply{CodeBadJSON, "message is not a JSON object"}
 	replyBadJSON     = &Reply{CodeBadJSON, "message is not valid JSON or a field has the wrong type"}
+	replyDuplicate   = &Reply{CodeBadJSON, "a field is given twice"}
 	replyRoomID      = &Reply{CodeBadJSON, "room_id must be a string or an integer"}
 	replyToUID       = &Reply{CodeBadJSON, "to_uid must be \"all\" or a uid"}
 	replyClientName  = &Reply{CodeBadJSON, "client_name must be a string"}
@@ -132,7 +133,9 @@ func Pretouch() error {
 //
 // On failure it returns a *Reply with the PROTOCOL.md error code: bad_json
 // (not a JSON object, invalid JSON, a field of the wrong type, room_id
-// neither a string nor an integer), unknown_type (missing or unknown
+// neither a string nor an integer, a field of Inbound given twice: sonic
+// would keep one copy and encoding/json another, so the message is
+// ambiguous), unknown_type (missing or unknown
 // "type"; in.Type is still set), no_such_user (a say whose to_uid is
 // neither "all" nor a uid, e.g. "abc", -1, 1.5 or missing). Only the fields
 // of the message's type are interpreted. Names and content are not judged
@@ -153,6 +156,9 @@ func DecodeInbound(payload []byte, in *Inbound) error {
 	defer st.release()
 	if !st.decode(payload) {
 		return replyBadJSON
+	}
+	if repeatsField(payload) {
+		return replyDuplicate
 	}
 	v := &st.msg
 	in.Type, in.Name, in.Content = v.Type, v.Name, v.Content

@@ -1,9 +1,11 @@
 package codec
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -36,7 +38,10 @@ func TestDecodeInbound(t *testing.T) {
 			Inbound{Type: "say", ToAll: true, Content: " <b>\n猪 & \"q\" "}, ""},
 		{"unknown fields", `{"x":[1,{"y":null}],"type":"pong","z":"w"}`, Inbound{Type: "pong"}, ""},
 		{"white space", " \t\r\n{ \"type\" : \"pong\" } \n", Inbound{Type: "pong"}, ""},
-		{"last key wins", `{"type":"say","type":"pong"}`, Inbound{Type: "pong"}, ""},
+		{"unknown key twice", `{"type":"pong","x":1,"x":[2]}`, Inbound{Type: "pong"}, ""},
+		{"nested key twice", `{"type":"pong","x":{"type":1,"type":2}}`, Inbound{Type: "pong"}, ""},
+		{"keys as values", `{"x":["type","type"],"type":"login","name":"type"}`, Inbound{Type: "login", Name: "type"}, ""},
+		{"escaped key", `{"typ\u0065":"pong"}`, Inbound{Type: "pong"}, ""},
 		{"say ignores room_id", `{"type":"say","to_uid":"all","content":"x","room_id":1.5}`,
 			Inbound{Type: "say", ToAll: true, Content: "x"}, ""},
 
@@ -63,6 +68,14 @@ func TestDecodeInbound(t *testing.T) {
 			Inbound{Type: "say", Content: "x"}, CodeNoSuchUser},
 		{"to_client_id bool", `{"type":"say","to_client_id":true,"content":"x"}`, Inbound{Type: "say", Content: "x"}, CodeBadJSON},
 
+		// A field given twice is ambiguous (sonic and encoding/json keep
+		// different copies): bad_json, whichever copies they are.
+		{"type twice", `{"type":"say","type":"pong"}`, Inbound{}, CodeBadJSON},
+		{"name then null", `{"name":"0","name":null,"type":"login"}`, Inbound{}, CodeBadJSON},
+		{"to_uid twice", `{"type":"say","to_uid":"all","to_uid":1,"content":"x"}`, Inbound{}, CodeBadJSON},
+		{"content twice", `{"type":"say","to_uid":"all","content":"x","content":"x"}`, Inbound{}, CodeBadJSON},
+		{"escaped key twice", `{"type":"login","nam\u0065":"x","name":"y"}`, Inbound{}, CodeBadJSON},
+		{"escaped slash key twice", `{"type":"pong","since":null,"sinc\u0065":null}`, Inbound{}, CodeBadJSON},
 		{"array", `[{"type":"pong"}]`, Inbound{}, CodeBadJSON},
 		{"string", `"pong"`, Inbound{}, CodeBadJSON},
 		{"empty", ``, Inbound{}, CodeBadJSON},
@@ -152,6 +165,8 @@ func TestDecodeInboundAllocs(t *testing.T) {
 		{"wrong type", `{"type":"login","name":5}`, 1},
 		{"syntax error", `{"type":"login",}`, 2},
 		{"unknown type", `{"type":"dance"}`, 0},
+		{"escaped key", `{"typ\u0065":"say","to_uid":"all","content":"x"}`, 1}, // sonic unescapes the key on the heap
+		{"field twice", `{"type":"say","to_uid":"all","content":"x","content":"y"}`, 0},
 	}
 	for _, tt := range tests {
 		payload := []byte(tt.json)
@@ -296,4 +311,68 @@ func TestValidEscapes(t *testing.T) {
 			t.Errorf("validEscapes(%q) = %v; encoding/json.Valid = %v", tc.in, got, std)
 		}
 	}
+}
+
+func TestRepeatsField(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{`{}`, false},
+		{`{"type":"a","name":"b","client_name":"c","room_id":1,"to_uid":2,"to_client_id":3,"content":"d","history":4,"since":"e"}`, false},
+		{`{"type":"a","type":"a"}`, true},
+		{` { "since" : 1 , "since" : 1 } `, true},
+		{`{"x":1,"x":1}`, false},
+		{`{"a":{"type":1},"type":2}`, false},
+		{`{"a":[{"type":1},"type"],"type":2}`, false},
+		{`{"a":"\"type\":","type":2}`, false},
+		{`{"t\u0079pe":1,"type":2}`, true},
+		{`{"t\u0079pe":1,"TYPE":2}`, false},
+		{`{"to\/uid":1,"to/uid":2}`, false},
+		{`{"to_client_id\u0000":1,"to_client_id":2}`, false},
+		{`{"\u0074\u006F_client_id":1,"to_client_id":2}`, true},
+		{`{"typ\u00e9":1,"typ\u00e9":2}`, false},
+		{`{"\"":1,"\"":2}`, false},
+	} {
+		if got := repeatsField([]byte(tc.in)); got != tc.want {
+			t.Errorf("repeatsField(%q) = %v; want %v", tc.in, got, tc.want)
+		}
+		if got, want := repeatsField([]byte(tc.in)), stdRepeatsField([]byte(tc.in)); got != want {
+			t.Errorf("repeatsField(%q) = %v; encoding/json's tokens say %v", tc.in, got, want)
+		}
+		b := []byte(tc.in)
+		if got := testing.AllocsPerRun(10, func() { repeatsField(b) }); got != 0 {
+			t.Errorf("AllocsPerRun(repeatsField(%q)) = %v; want 0", tc.in, got)
+		}
+	}
+}
+
+// stdRepeatsField is the naive reference of repeatsField: the object's keys
+// as encoding/json's tokenizer decodes them, looked up among the json tags
+// of inboundJSON. It reports false for anything but a valid JSON object.
+func stdRepeatsField(data []byte) bool {
+	fields := map[string]bool{}
+	for f := range reflect.TypeFor[inboundJSON]().Fields() {
+		fields[strings.Split(f.Tag.Get("json"), ",")[0]] = true
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	repeated := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		key := tok.(string)
+		repeated = repeated || fields[key] && seen[key]
+		seen[key] = true
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return false
+		}
+	}
+	return repeated
 }
