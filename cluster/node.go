@@ -115,9 +115,18 @@ type Node struct {
 	metrics Metrics
 }
 
-// Metrics counts what the cluster log did; all fields are atomics.
+// Metrics counts what the cluster log did; all fields are atomics. The
+// server exports them on /metrics as chatd_cluster_* (server/metrics_cluster.go).
 type Metrics struct {
-	Appended, Rejected, Retries, Gaps, Repairs, Syncs, SyncFailures, Dropped, Evictions atomic.Int64
+	Appended     atomic.Int64 // events the log acked
+	Rejected     atomic.Int64 // says and logins given up (queue full or AppendTimeout); their senders got an error
+	Retries      atomic.Int64 // times the publisher sent its window again after a failure
+	Gaps         atomic.Int64 // live events that arrived out of order (a room's predecessor missing)
+	Repairs      atomic.Int64 // catch-ups of a room from the log
+	Syncs        atomic.Int64 // rooms (re)subscribed and brought up to date from the log
+	SyncFailures atomic.Int64 // syncs and repairs that failed and were retried
+	Dropped      atomic.Int64 // messages NATS dropped for a slow subscription
+	Evictions    atomic.Int64 // gone nodes whose members were evicted
 }
 
 // Dial connects to NATS (retrying in the background if it is down) and
@@ -262,6 +271,9 @@ func (n *Node) Healthy() bool {
 	return n.nc.IsConnected() && n.ready.Load() && n.hub != nil &&
 		!n.pub.stuck(n.cfg.SyncTimeout) && !n.feeds.stuck(n.cfg.SyncTimeout) && n.ids.available()
 }
+
+// Pending returns the appends queued or waiting for the log's ack.
+func (n *Node) Pending() int { return n.pub.pending() }
 
 // Drops returns how many times the NATS connection was lost.
 func (n *Node) Drops() uint64 { return n.drops.Load() }

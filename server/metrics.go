@@ -206,11 +206,12 @@ func (c collector) disconnects(counter func(*prometheus.Desc, int64, ...string))
 	counter(descDisconnects, max(0, closed), "other")
 }
 
-// newRegistry returns the admin registry: chatd's collector, the fan-out
-// histogram, and the Go runtime and process collectors.
+// newRegistry returns the admin registry: chatd's collectors (the
+// cluster's exports nothing on a single node), the fan-out histogram, and
+// the Go runtime and process collectors.
 func (s *Server) newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{s}, s.ops.fanout,
+	reg.MustRegister(collector{s}, clusterCollector{s}, s.ops.fanout,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
