@@ -1,8 +1,10 @@
 package server_test
 
-// Operations of a cluster node: its counters on /metrics.
+// Operations of a cluster node: its counters on /metrics and /readyz
+// while NATS is away.
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -61,4 +63,53 @@ func TestSingleNodeNoClusterMetrics(t *testing.T) {
 	if strings.Contains(body, "chatd_cluster_") {
 		t.Errorf("a single node's /metrics has chatd_cluster_ metrics")
 	}
+}
+
+// TestClusterReadyz (issue 9): /readyz answers 503 while the node cannot
+// reach the rooms' log (NATS stopped under it) and 200 again once NATS is
+// back; /healthz stays 200 throughout.
+func TestClusterReadyz(t *testing.T) {
+	nats := startNATS(t, "127.0.0.1:0")
+	addr := nats.Addr()
+	n1 := startAdminNode(t, nats.URL())
+	admin := "http://" + adminAddr(t, n1)
+	status := func(path string) int {
+		resp, err := http.Get(admin + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := status("/readyz"); st != http.StatusOK {
+		t.Fatalf("/readyz = %d with NATS up; want 200", st)
+	}
+	a := dial(t, n1.addr, "a")
+	a.login("alice", `"r"`)
+
+	nats.Shutdown()
+	down := time.Now()
+	waitFor(t, 5*time.Second, "/readyz 503 with NATS down", func() bool { return status("/readyz") == http.StatusServiceUnavailable })
+	t.Logf("/readyz 503 %v after NATS stopped", time.Since(down).Round(time.Millisecond))
+	if st := status("/healthz"); st != http.StatusOK {
+		t.Errorf("/healthz = %d with NATS down; want 200 (the process is alive)", st)
+	}
+	if m := scrape(t, n1); m["chatd_cluster_healthy"] != 0 || m["chatd_cluster_nats_disconnects_total"] < 1 {
+		t.Errorf("chatd_cluster_healthy = %v, chatd_cluster_nats_disconnects_total = %v with NATS down; want 0, >= 1",
+			m["chatd_cluster_healthy"], m["chatd_cluster_nats_disconnects_total"])
+	}
+	// It stays 503 while NATS is down, not only at the moment of the loss.
+	for range 5 {
+		if st := status("/readyz"); st != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz = %d %v after NATS stopped; want 503", st, time.Since(down).Round(time.Millisecond))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	startNATS(t, addr)
+	waitFor(t, 15*time.Second, "/readyz 200 with NATS back", func() bool { return status("/readyz") == http.StatusOK })
+	b := dial(t, n1.addr, "b")
+	ub := b.login("bob", `"r2"`)
+	b.send(sayAll("back"))
+	b.expect(jSay(ub.uid, "back"))
 }
