@@ -13,7 +13,7 @@ import (
 
 // readHistory gives the hub f's says at or below upto (the checkpoint's
 // sequence). Run by the worker before the room's state is set.
-func (w *worker) readHistory(f *feed, upto uint64) error {
+func (w *worker) readHistory(st logStore, f *feed, upto uint64) error {
 	n := w.n
 	if upto == 0 || n.hub.HistoryMax() == 0 {
 		return nil // no checkpoint: every event of the log is applied, says kept then
@@ -22,7 +22,7 @@ func (w *worker) readHistory(f *feed, upto uint64) error {
 	var first uint64
 	var ms members
 	for after := uint64(0); after < upto; {
-		evs, end, err := w.store.read(f.subj, after)
+		evs, end, err := st.read(f.subj, after)
 		if err != nil {
 			return err
 		}

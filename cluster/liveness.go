@@ -14,11 +14,19 @@ import (
 // evicted (KindEvict appended to each room that lists it) when its node
 // has been silent for NodeTTL, or as soon as the node's heartbeat shows
 // a new boot (it restarted with the same id: its old members are gone).
+//
+// Silence is measured by this node's own heartbeats, which come back on
+// the same subscription: a node is silent when ours kept arriving for
+// NodeTTL after its last one. When NATS or this node is too slow to
+// deliver heartbeats at all (a server starved of CPU, a backlog on our
+// connection), ours are late too and nobody is evicted: evicting healthy
+// nodes would log out and back in every member they hold.
 type liveness struct {
 	n *Node
 
 	// Guarded by mu.
 	mu      sync.Mutex
+	self    time.Time                // when our own last heartbeat came back
 	seen    map[uint64]seenNode      // node -> its last heartbeat
 	watched map[room.Owner]time.Time // listed owners -> when first watched
 	evict   []room.Owner             // owners to evict, by the control loop
@@ -68,10 +76,15 @@ func (l *liveness) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	boot, k2 := binary.Uvarint(m.Data[k:])
-	if k2 <= 0 || id == l.n.id && boot == l.n.boot {
+	if k2 <= 0 {
 		return
 	}
 	l.mu.Lock()
+	if id == l.n.id && boot == l.n.boot {
+		l.self = time.Now()
+		l.mu.Unlock()
+		return
+	}
 	l.seen[id] = seenNode{boot, time.Now()}
 	kick := false
 	for o := range l.watched {
@@ -86,10 +99,11 @@ func (l *liveness) onHeartbeat(m *nats.Msg) {
 	}
 }
 
-// expire queues the eviction of every watched owner whose node is silent.
+// expire queues the eviction of every watched owner whose node is
+// silent: our own heartbeats kept coming back for ttl after its last.
 func (l *liveness) expire(ttl time.Duration) {
-	now := time.Now()
 	l.mu.Lock()
+	now := l.self
 	for o, since := range l.watched {
 		s, ok := l.seen[o.Node]
 		if (!ok && now.Sub(since) > ttl) || (ok && s.boot == o.Boot && now.Sub(s.at) > ttl) {

@@ -248,7 +248,7 @@ func (n *Node) Start(hub *room.Hub) error {
 		return fmt.Errorf("subscribe heartbeats: %w", err)
 	}
 	var wg sync.WaitGroup
-	for _, f := range []func(){n.pub.run, n.pub.runRejects, n.runDispatch, n.work.run, n.runControl} {
+	for _, f := range append([]func(){n.pub.run, n.pub.runRejects, n.runDispatch, n.runControl}, n.work.goroutines()...) {
 		wg.Add(1)
 		go func() { defer wg.Done(); f() }()
 	}

@@ -291,7 +291,7 @@ func startTestNode(t *testing.T, st *memStore, id uint64) *testNode {
 			}
 		}
 	}
-	for _, f := range []func(){n.pub.run, n.pub.runRejects, n.runDispatch, n.work.run, control, runLoop} {
+	for _, f := range append([]func(){n.pub.run, n.pub.runRejects, n.runDispatch, control, runLoop}, n.work.goroutines()...) {
 		wg.Add(1)
 		go func() { defer wg.Done(); f() }()
 	}

@@ -1,0 +1,59 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"chatd/room"
+)
+
+func hb(id, boot uint64) *nats.Msg {
+	return &nats.Msg{Data: binary.AppendUvarint(binary.AppendUvarint(nil, id), boot)}
+}
+
+// TestLivenessSilenceIsRelative: a node is evicted only when this node's
+// own heartbeats kept coming back for the TTL after the other's last
+// one. When every heartbeat is late (NATS or this node starved of CPU,
+// as in a 100,000-login ramp on 2 cores, where healthy nodes were
+// evicted and all their members logged out and in again), nobody is.
+func TestLivenessSilenceIsRelative(t *testing.T) {
+	const ttl = 5 * time.Second
+	n := &Node{id: 1, boot: 11}
+	l := &n.live
+	l.init(n)
+	other := room.Owner{Node: 2, Boot: 22}
+	l.onHeartbeat(hb(1, 11))
+	l.onHeartbeat(hb(2, 22))
+	n.Watch(other)
+
+	// Every heartbeat stops arriving: wall time passes, nothing is evicted.
+	l.mu.Lock()
+	l.seen[2] = seenNode{22, time.Now().Add(-time.Minute)}
+	l.watched[other] = time.Now().Add(-time.Minute)
+	l.self = time.Now().Add(-time.Minute)
+	l.mu.Unlock()
+	l.expire(ttl)
+	if ev := l.take(); len(ev) != 0 {
+		t.Fatalf("evicted %v while our own heartbeats were as late as theirs", ev)
+	}
+
+	// Ours come back, theirs do not: evicted once ours are ttl ahead.
+	l.onHeartbeat(hb(1, 11))
+	l.expire(ttl)
+	if ev := l.take(); len(ev) != 1 || ev[0] != other {
+		t.Fatalf("evicted %v; want %v (our heartbeats arrived for a minute after its last)", ev, other)
+	}
+
+	// A node heard recently is not evicted.
+	third := room.Owner{Node: 3, Boot: 33}
+	l.onHeartbeat(hb(3, 33))
+	n.Watch(third)
+	l.onHeartbeat(hb(1, 11))
+	l.expire(ttl)
+	if ev := l.take(); len(ev) != 0 {
+		t.Fatalf("evicted %v, heard within the TTL", ev)
+	}
+}
