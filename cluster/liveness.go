@@ -67,7 +67,7 @@ func (n *Node) Watch(o room.Owner) {
 
 func (n *Node) heartbeat() {
 	b := binary.AppendUvarint(nil, n.id)
-	_ = n.nc.Publish(n.cfg.Prefix+".hb", binary.AppendUvarint(b, n.boot))
+	_ = n.hbc.Publish(n.cfg.Prefix+".hb", binary.AppendUvarint(b, n.boot))
 }
 
 func (l *liveness) onHeartbeat(m *nats.Msg) {

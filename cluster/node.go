@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/base64"
@@ -93,6 +94,7 @@ type Node struct {
 	cfg    Config
 	log    *slog.Logger
 	nc     *nats.Conn
+	hbc    *nats.Conn // heartbeats only (see liveness)
 	js     jetstream.JetStream
 	id     uint64
 	boot   uint64
@@ -166,14 +168,34 @@ func Dial(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats connect %s: %w", cfg.URL, err)
 	}
-	n.nc = nc
+	// Heartbeats have a connection of their own: on the data connection
+	// they waited behind appends and deliveries (megabytes while 100,000
+	// members logged in), and healthy nodes were taken for gone.
+	hbc, err := nats.Connect(cfg.URL,
+		nats.Name(cmp.Or(cfg.Name, "chatd")+"-heartbeats"),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(cfg.ReconnectWait),
+		nats.ReconnectJitter(cfg.ReconnectWait/4, cfg.ReconnectWait/4),
+		nats.ReconnectBufSize(-1),
+		nats.PingInterval(cfg.NodeTTL/2),
+		nats.MaxPingsOutstanding(2),
+		nats.ErrorHandler(n.onAsyncError),
+	)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats connect %s: %w", cfg.URL, err)
+	}
+	n.nc, n.hbc = nc, hbc
 	n.stream = StreamName(cfg.Prefix)
 	if n.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.SyncTimeout), jetstream.WithPublishAsyncMaxPending(maxInflight*2)); err != nil {
 		nc.Close()
+		hbc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	if err := n.pickID(); err != nil {
 		nc.Close()
+		hbc.Close()
 		return nil, err
 	}
 	if n.cfg.Name == "" {
@@ -244,7 +266,7 @@ func (n *Node) Start(hub *room.Hub) error {
 	if _, err := n.nc.Subscribe(n.inbox(n.id)+".*", n.onAnswer); err != nil {
 		return fmt.Errorf("subscribe answers: %w", err)
 	}
-	if _, err := n.nc.Subscribe(n.cfg.Prefix+".hb", n.live.onHeartbeat); err != nil {
+	if _, err := n.hbc.Subscribe(n.cfg.Prefix+".hb", n.live.onHeartbeat); err != nil {
 		return fmt.Errorf("subscribe heartbeats: %w", err)
 	}
 	var wg sync.WaitGroup
@@ -303,6 +325,7 @@ func (n *Node) stop() {
 		close(n.quit)
 	}
 	n.nc.Close()
+	n.hbc.Close()
 	if n.hub != nil {
 		<-n.done
 	}
