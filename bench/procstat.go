@@ -14,10 +14,13 @@ const clockTick = 100
 
 // ProcStat is a sample of one process's resource use.
 type ProcStat struct {
-	CPU   time.Duration // user + system time
-	RSS   int64         // resident set size, bytes (VmRSS)
-	HWM   int64         // peak resident set size, bytes (VmHWM)
-	Taken time.Time
+	CPU time.Duration // user + system time
+	RSS int64         // resident set size, bytes (VmRSS)
+	HWM int64         // peak resident set size, bytes (VmHWM)
+	// Writes counts the write-family system calls (write, writev, sendto,
+	// ...) the process has made (syscw of /proc/<pid>/io; -1 if unreadable).
+	Writes int64
+	Taken  time.Time
 }
 
 // ReadProcStat samples process pid from /proc (pid 0 means this process).
@@ -50,6 +53,16 @@ func ReadProcStat(pid int) (ProcStat, error) {
 	}
 	s.RSS = statusKB(status, "VmRSS:")
 	s.HWM = statusKB(status, "VmHWM:")
+	s.Writes = -1
+	if io, err := os.ReadFile(dir + "/io"); err == nil {
+		if i := bytes.Index(io, []byte("syscw:")); i >= 0 {
+			line := io[i+len("syscw:"):]
+			if j := bytes.IndexByte(line, '\n'); j >= 0 {
+				line = line[:j]
+			}
+			s.Writes, _ = strconv.ParseInt(string(bytes.TrimSpace(line)), 10, 64)
+		}
+	}
 	return s, nil
 }
 

@@ -236,5 +236,9 @@ func measure(env *Env, spec Spec, srv *group, pool *pool, cmd Command, fanout in
 	if res.Delivered > 0 {
 		res.CPUPerDeliv = res.ServerCPU * 1e9 / float64(res.Delivered)
 	}
+	if cpu0.Writes >= 0 && cpu1.Writes > cpu0.Writes {
+		res.ServerWrites = cpu1.Writes - cpu0.Writes
+		res.DelivPerWrite = float64(res.Delivered) / float64(res.ServerWrites)
+	}
 	return nil
 }

@@ -60,7 +60,12 @@ type Result struct {
 	IdleCPU     float64 `json:"idle_server_cpu_secs,omitempty"` // connect: server CPU while holding idle
 	GenCPU      float64 `json:"generator_cpu_secs"`
 	CPUPerDeliv float64 `json:"server_cpu_ns_per_delivery"`
-	StormSecs   float64 `json:"storm_secs"`
+	// ServerWrites counts the server's write-family system calls in the
+	// window (/proc/<pid>/io syscw: socket writes and writevs, and the
+	// eventfd writes that wake an event loop); 0 when unknown.
+	ServerWrites  int64   `json:"server_writes,omitempty"`
+	DelivPerWrite float64 `json:"deliveries_per_write,omitempty"`
+	StormSecs     float64 `json:"storm_secs"`
 	// MachineCPU is the CPU time the whole machine was busy during the
 	// window; OtherCPU what of it was neither the server nor the generator
 	// (other work sharing the machine).
@@ -186,6 +191,9 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintf(w, "   latency %s\n", r.Latency)
 	}
 	fmt.Fprintf(w, "   CPU: server %.2fs (%.0f ns/delivery), generator %.2fs, other processes %.2fs\n", r.ServerCPU, r.CPUPerDeliv, r.GenCPU, r.OtherCPU)
+	if r.ServerWrites > 0 {
+		fmt.Fprintf(w, "   server write system calls: %d (%.2f deliveries per write)\n", r.ServerWrites, r.DelivPerWrite)
+	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "   PROBLEM: %s\n", p)
 	}

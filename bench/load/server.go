@@ -162,7 +162,7 @@ func (r *running) stop() {
 
 // sample reads the server's CPU and RSS, and its Go heap if it has an endpoint.
 func (r *running) sample() (bench.ProcStat, int64) {
-	var s bench.ProcStat
+	s := bench.ProcStat{Writes: -1}
 	if r.pid != 0 {
 		s, _ = bench.ReadProcStat(r.pid)
 	}
@@ -362,7 +362,8 @@ func (g *group) addrs() []string {
 	return a
 }
 
-// sample sums CPU, RSS and Go heap over the processes (heap -1 if any
+// sample sums CPU, RSS, write system calls and Go heap over the
+// processes (writes -1 if any process's are unknown, heap -1 if any
 // process has no endpoint).
 func (g *group) sample() (bench.ProcStat, int64) {
 	var s bench.ProcStat
@@ -372,6 +373,11 @@ func (g *group) sample() (bench.ProcStat, int64) {
 		s.CPU += p.CPU
 		s.RSS += p.RSS
 		s.HWM += p.HWM
+		if p.Writes < 0 || s.Writes < 0 {
+			s.Writes = -1
+		} else {
+			s.Writes += p.Writes
+		}
 		if h < 0 || heap < 0 {
 			heap = -1
 		} else {
