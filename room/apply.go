@@ -181,9 +181,9 @@ func (h *Hub) post(r *Room, e event, joiner *Member, join []byte) {
 		case joiner != nil && i == joiner.shard.idx:
 			j := e
 			j.kind, j.member, j.one = evJoin, joiner, join
-			h.shards[i].post(j)
+			h.shards[i].post(j, r.from)
 		case n > 0:
-			h.shards[i].post(e)
+			h.shards[i].post(e, r.from)
 		}
 	}
 }

@@ -157,7 +157,7 @@ func (h *Hub) Rejected(r *Room, ev *Event) {
 	case KindJoin:
 		if m, _ = r.popPending(ev.UID); m != nil {
 			h.log.Append(r, Event{Kind: KindLeave, UID: ev.UID, Time: h.now()})
-			m.shard.post(event{kind: evReject, room: r, member: m, one: unavailableFrame})
+			m.shard.post(event{kind: evReject, room: r, member: m, one: unavailableFrame}, nil)
 		} else if !r.dead && slices.ContainsFunc(r.joined, func(m *Member) bool { return m.uid == ev.UID }) {
 			h.log.Append(r, *ev) // a joined member announced again (rejoin): it must reach the log
 		}

@@ -173,7 +173,7 @@ func (h *Hub) LoginResume(m *Member, name, roomID string, want codec.Resume) {
 	r := h.acquire(roomID)
 	r.pending = append(r.pending, joining{m, want})
 	m.room = r
-	h.log.Append(r, Event{Kind: KindJoin, UID: m.uid, Name: name, Node: h.node, Boot: h.boot, Time: h.now()})
+	h.append(r, m, Event{Kind: KindJoin, UID: m.uid, Name: name, Node: h.node, Boot: h.boot, Time: h.now()})
 	r.mu.Unlock()
 }
 
@@ -235,9 +235,9 @@ func (h *Hub) leave(m *Member) {
 	m.room = nil
 	r.mu.Lock()
 	if r.drop(m) {
-		m.shard.post(event{kind: evLeave, room: r, member: m})
+		m.shard.post(event{kind: evLeave, room: r, member: m}, m.shard)
 	}
-	h.log.Append(r, Event{Kind: KindLeave, UID: m.uid, Time: h.now()})
+	h.append(r, m, Event{Kind: KindLeave, UID: m.uid, Time: h.now()})
 	dead := h.retireIfEmpty(r)
 	r.mu.Unlock()
 	if dead {
@@ -277,16 +277,25 @@ func (h *Hub) Say(m *Member, content string) error {
 		return ErrNotLoggedIn
 	}
 	r.mu.Lock()
-	h.log.Append(r, Event{Kind: KindSay, UID: m.uid, Name: m.name, Content: content, Time: h.now()})
+	h.append(r, m, Event{Kind: KindSay, UID: m.uid, Name: m.name, Content: content, Time: h.now()})
 	r.mu.Unlock()
 	return nil
+}
+
+// append appends ev, which member m's loop produced, to r's log; whatever
+// the append applies at once (a single node) wakes the other loops at
+// m's loop's next Drain (Shard.post). Called on m's loop with r.mu held.
+func (h *Hub) append(r *Room, m *Member, ev Event) {
+	r.from = m.shard
+	h.log.Append(r, ev)
+	r.from = nil
 }
 
 // Send queues frame for m behind every event already queued for m's loop,
 // so replies keep their order relative to room traffic. frame must not be
 // modified afterwards. Safe for concurrent use.
 func (h *Hub) Send(m *Member, frame []byte) {
-	m.shard.post(event{kind: evDirect, member: m, one: frame})
+	m.shard.post(event{kind: evDirect, member: m, one: frame}, nil)
 }
 
 // memberName returns the logged-in member with uid and its name, or nil.

@@ -195,6 +195,52 @@ func TestSeveralFramesOneWrite(t *testing.T) {
 	}
 }
 
+// TestOtherLoopWokenOncePerPass: the says (and a private message) one
+// loop reads in a row wake another loop with members once, when the
+// reading loop's pass starts, not at the first say; the other loop then
+// writes them all to its member in one write, in order.
+func TestOtherLoopWokenOncePerPass(t *testing.T) {
+	h := syncHub(2, Config{})
+	var wakes [2]int
+	for i := 0; i < 2; i++ {
+		h.Shard(i).Bind(func() error { wakes[i]++; return nil })
+	}
+	ca, cb := &fakeConn{}, &fakeConn{}
+	a, b := h.Shard(0).NewMember(ca), h.Shard(1).NewMember(cb)
+	h.Login(a, "a", "r")
+	drainAll(h)
+	h.Login(b, "b", "r")
+	drainAll(h)
+	n0 := len(cb.messages(t))
+	wakes, cb.writes = [2]int{}, 0
+	for i := 0; i < 5; i++ { // loop 0 reads five says
+		if err := h.Say(a, fmt.Sprint("m", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Private(a, b.UID(), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if wakes != [2]int{1, 0} {
+		t.Fatalf("wakes (loop 0, loop 1) = %v before loop 0's pass; want [1 0]", wakes)
+	}
+	h.Shard(0).Drain()
+	if wakes != [2]int{1, 1} {
+		t.Fatalf("wakes (loop 0, loop 1) = %v after loop 0's pass; want [1 1]", wakes)
+	}
+	h.Shard(1).Drain()
+	if cb.writes != 1 {
+		t.Fatalf("loop 1's member got %d writes; want 1", cb.writes)
+	}
+	var got []string
+	for _, m := range cb.messages(t)[n0:] {
+		got = append(got, fmt.Sprint(m["type"], ":", m["content"]))
+	}
+	if want := "[say:m0 say:m1 say:m2 say:m3 say:m4 say:p]"; fmt.Sprint(got) != want {
+		t.Fatalf("loop 1's member got %v; want %s", got, want)
+	}
+}
+
 func TestSlowConsumerCutOff(t *testing.T) {
 	var cut []*Member
 	var h *Hub

@@ -37,7 +37,7 @@ func (h *Hub) Private(m *Member, to uint64, content string) error {
 	ev := codec.Event{Kind: codec.EventPrivate, UID: m.uid, Name: m.name, To: to, ToName: toName,
 		Content: content, Time: time.Unix(0, now)}
 	frame := eventFrame(&m.shard.scratch, t.dialect, &ev)
-	h.Send(t, frame)
+	t.shard.post(event{kind: evDirect, member: t, one: frame}, m.shard) // Send, from m's loop
 	if t != m {
 		h.Send(m, echoFrame(&m.shard.scratch, m.dialect, &ev, t.dialect, frame))
 	}

@@ -29,6 +29,7 @@ type Room struct {
 	total   int          // len(joined)
 	dead    bool         // retired: a new Room serves the id now
 	scratch []byte       // JSON encoding buffer of the apply step (sync.Pool drops items under -race)
+	from    *Shard       // while a loop appends to the log: that loop's shard (Hub.append)
 
 	// dialects[d]: joined members of dialect d. Written with mu held;
 	// read without it as a hint of which dialects to encode for.

@@ -36,6 +36,7 @@ type Shard struct {
 
 	// Owned by the shard's loop.
 	spare   []event   // the other inbox buffer, swapped in by Drain
+	later   []*Shard  // shards this loop posted to, to wake at its next Drain
 	queue   []queued  // frames waiting for Flush, chained per member
 	dirty   []*Member // members with queued frames
 	scratch []byte    // JSON encoding scratch for callers on this loop
@@ -75,23 +76,71 @@ func (s *Shard) InitMember(m *Member, c Conn) { *m = Member{shard: s, conn: c} }
 
 // post appends e to the inbox and requests a Drain if none is pending.
 // Safe for concurrent use; room events are posted with the room's mu held.
-func (s *Shard) post(e event) {
+// from is the shard of the loop posting, nil off the loops (a cluster's
+// apply, a private message from another node). A loop that posts to
+// another loop does not wake it at once: it wakes it at the end of its
+// own next pass, after its writes (wakeLater). The says a loop reads in
+// a row then reach the other loop in one pass, and the loops take turns
+// with a room's traffic instead of each writing every say apart: in a
+// room of 1,000 on two loops, 10 senders with one message in flight
+// each, deliveries per write(2) went from 4.4 to 7.8-8.6 and server CPU
+// per delivery from 1.6-2.0 µs to 1.0-1.2 µs (waking it at the start of
+// the pass instead, so that both loops write at once, did no better than
+// waking it at once).
+func (s *Shard) post(e event, from *Shard) {
 	s.mu.Lock()
 	s.inbox = append(s.inbox, e)
 	wake := !s.scheduled
 	s.scheduled = true
 	s.mu.Unlock()
-	if wake && s.wake != nil {
-		if err := s.wake(); err != nil {
-			s.mu.Lock()
-			s.scheduled = false
-			s.mu.Unlock()
-		}
+	if !wake {
+		return
 	}
+	if from != nil && from != s && from.schedule() {
+		from.later = append(from.later, s)
+		return
+	}
+	s.kick()
 }
 
-// Drain applies every queued event in order and then flushes every member
-// that got frames, one write each. It must run on the shard's loop.
+// schedule requests a Drain of s if none is pending; it reports whether
+// one is. Safe for concurrent use.
+func (s *Shard) schedule() bool {
+	s.mu.Lock()
+	wake := !s.scheduled
+	s.scheduled = true
+	s.mu.Unlock()
+	return !wake || s.kick()
+}
+
+// kick wakes s's loop to Drain (s.scheduled is set); it reports whether
+// the loop took the request (false: unbound, or the loop has stopped).
+func (s *Shard) kick() bool {
+	if s.wake == nil {
+		return false
+	}
+	if err := s.wake(); err != nil {
+		s.mu.Lock()
+		s.scheduled = false
+		s.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// wakeLater wakes the loops this loop posted to without waking them
+// (post). Drain calls it after its flush. Loop-owned.
+func (s *Shard) wakeLater() {
+	for i, t := range s.later {
+		s.later[i] = nil
+		t.kick()
+	}
+	s.later = s.later[:0]
+}
+
+// Drain applies every queued event in order, flushes every member that
+// got frames, one write each, and then wakes the loops this one posted
+// to since its last pass (post). It must run on the shard's loop.
 func (s *Shard) Drain() {
 	s.mu.Lock()
 	evs := s.inbox
@@ -104,6 +153,7 @@ func (s *Shard) Drain() {
 	}
 	s.spare = shrink(evs[:0], len(evs), &s.leanInbox)
 	s.Flush()
+	s.wakeLater()
 }
 
 // Past a burst (a connect ramp: thousands of joins and login notices per
