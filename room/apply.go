@@ -70,12 +70,13 @@ func (h *Hub) applyJoin(r *Room, ev *Event) {
 		h.broadcast(r, &login)
 		return
 	}
-	h.joinLocal(r, m, &want, &login)
+	h.joinLocal(r, m, &want, &login, r.users)
 }
 
 // joinLocal completes the join of local member m, which asked want of
-// the room's history. Called with r.mu held.
-func (h *Hub) joinLocal(r *Room, m *Member, want *codec.Resume, login *codec.Event) {
+// the room's history; its user_list is users (the room's list as of its
+// join). Called with r.mu held.
+func (h *Hub) joinLocal(r *Room, m *Member, want *codec.Resume, login *codec.Event, users []codec.User) {
 	r.joined = append(r.joined, m)
 	r.count(m, 1)
 	var fs frames
@@ -85,7 +86,7 @@ func (h *Hub) joinLocal(r *Room, m *Member, want *codec.Resume, login *codec.Eve
 		hist = scratches.Get().(*[]byte)
 		*hist = h.historyJSON((*hist)[:0], r, m.dialect, want)
 	}
-	join := joinFrames(&r.scratch, m.dialect, login, r.users, fs[m.dialect], hist)
+	join := joinFrames(&r.scratch, m.dialect, login, users, fs[m.dialect], hist)
 	if hist != nil {
 		trim(hist)
 		scratches.Put(hist)

@@ -48,7 +48,10 @@ func (h *Hub) AttachCluster(cl Cluster, node, boot uint64) {
 // Reset sets r's state to snap (AppendSnapshot of another node's list)
 // as of its sequence: the log calls it when it opens a room, and when
 // it must resynchronise the room from a snapshot. Local members are told
-// what changed; pending joins the snapshot already holds complete.
+// what changed, in the snapshot's (join) order; pending joins the
+// snapshot already holds complete: such a joiner's user_list ends with
+// itself, as any joiner's does, and the members the snapshot lists after
+// it reach it as login notices.
 func (h *Hub) Reset(r *Room, snap *Snapshot) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -62,16 +65,30 @@ func (h *Hub) Reset(r *Room, snap *Snapshot) {
 		}
 	}
 	old := r.users
+	known := func(u codec.User) bool {
+		return slices.ContainsFunc(old, func(v codec.User) bool { return v.UID == u.UID })
+	}
 	r.users, r.owners, r.seq = slices.Clone(snap.Users), slices.Clone(snap.Owners), snap.Seq
 	for i, u := range r.users {
 		h.watch(r.owners[i])
-		if slices.ContainsFunc(old, func(v codec.User) bool { return v.UID == u.UID }) {
+		if known(u) {
 			continue
 		}
 		login := codec.Event{Kind: codec.EventLogin, UID: u.UID, Name: u.Name, Time: now, ID: h.id(r)}
 		if r.owners[i] == (Owner{h.node, h.boot}) {
 			if m, want := r.popPending(u.UID); m != nil {
-				h.joinLocal(r, m, &want, &login)
+				// The joiner's list: the members up to it, and those after
+				// it that are not announced below (listed before Reset).
+				list := r.users[:i+1]
+				if later := r.users[i+1:]; slices.ContainsFunc(later, known) {
+					list = slices.Clone(list)
+					for _, v := range later {
+						if known(v) {
+							list = append(list, v)
+						}
+					}
+				}
+				h.joinLocal(r, m, &want, &login, list)
 				continue
 			}
 		}

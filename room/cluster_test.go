@@ -1,0 +1,83 @@
+package room
+
+import (
+	"fmt"
+	"testing"
+
+	"chatd/codec"
+)
+
+// heldCluster is a cluster of one node whose log never applies: the test
+// plays the log (Reset, Apply).
+type heldCluster struct{ nopCluster }
+
+func (heldCluster) Append(*Room, Event) {}
+
+// TestResetCompletesJoinInOrder: a node opening a room from a snapshot
+// that already holds its pending joiner (the join reached the log and a
+// later join too, e.g. at a cold start) gives the joiner a user_list
+// that ends with itself; the member the snapshot lists after it arrives
+// as a login notice, as it would have from the log. (Before: the
+// user_list held the later member too, then its login came; a client
+// taking the last entry as itself took another member's uid: the e2e
+// cold starts saw it as a ghost.)
+func TestResetCompletesJoinInOrder(t *testing.T) {
+	tests := []struct {
+		name     string
+		before   []codec.User // the room's list before Reset
+		snap     []string     // names in join order; "a" is the joiner
+		wantList string
+		wantRest string // what a gets after its user_list: logins by name
+	}{
+		{"joiner last", nil, []string{"x", "a"}, "[x a]", "[login a]"},
+		{"a later member", nil, []string{"x", "a", "y"}, "[x a]", "[login a login y]"},
+		{"a later member already listed", []codec.User{{UID: 7<<NodeShift | 3, Name: "y"}}, []string{"x", "a", "y", "z"}, "[x a y]", "[login a login z]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := syncHub(1, Config{})
+			h.AttachCluster(heldCluster{nopCluster{h}}, 1, 1)
+			ca := &fakeConn{}
+			a := h.Shard(0).NewMember(ca)
+			h.Login(a, "a", "r")
+			drainAll(h)
+			if len(ca.data) != 0 {
+				t.Fatalf("a got %v before its join was applied", types(ca.messages(t)))
+			}
+			r := a.room
+			r.mu.Lock()
+			r.users = tt.before
+			for range tt.before {
+				r.owners = append(r.owners, Owner{7, 1})
+			}
+			r.mu.Unlock()
+			snap := &Snapshot{Seq: 9}
+			for k, name := range tt.snap {
+				u, o := codec.User{UID: uint64(7<<NodeShift | (k + 1)), Name: name}, Owner{7, 1}
+				if name == "a" {
+					u.UID, o = a.uid, Owner{1, 1}
+				}
+				if name == "y" && tt.before != nil {
+					u.UID = tt.before[0].UID
+				}
+				snap.Users, snap.Owners = append(snap.Users, u), append(snap.Owners, o)
+			}
+			h.Reset(r, snap)
+			drainAll(h)
+			ms := ca.messages(t)
+			if len(ms) == 0 || ms[0]["type"] != "user_list" {
+				t.Fatalf("a got %v; want its user_list first", types(ms))
+			}
+			var list, rest []string
+			for _, e := range ms[0]["user_list"].([]any) {
+				list = append(list, e.(map[string]any)["name"].(string))
+			}
+			for _, m := range ms[1:] {
+				rest = append(rest, fmt.Sprint(m["type"]), fmt.Sprint(m["name"]))
+			}
+			if fmt.Sprint(list) != tt.wantList || fmt.Sprint(rest) != tt.wantRest {
+				t.Errorf("a got user_list %v, then %v; want %s, then %s", list, rest, tt.wantList, tt.wantRest)
+			}
+		})
+	}
+}
