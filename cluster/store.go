@@ -22,6 +22,9 @@ type logStore interface {
 	// and Nats-Last-Sequence) reach the node's dispatcher.
 	subscribe(f *feed) error
 	unsubscribe(f *feed)
+	// holds reports whether subj's log still holds its event at seq (a
+	// room's events go oldest first: then it holds every later one too).
+	holds(subj string, seq uint64) (bool, error)
 	// loadCheckpoint returns room's checkpoint, nil if it has none.
 	loadCheckpoint(room string) ([]byte, error)
 	saveCheckpoint(room string, data []byte) error
@@ -76,6 +79,19 @@ func (s *jsStore) read(subj string, after uint64) ([]stored, bool, error) {
 		after = m.Sequence
 	}
 	return evs, false, nil
+}
+
+func (s *jsStore) holds(subj string, seq uint64) (bool, error) {
+	ctx, cancel := s.n.ctx()
+	defer cancel()
+	m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj)) // the first at or after seq
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return m.Sequence == seq, nil
 }
 
 func (s *jsStore) subscribe(f *feed) error {

@@ -296,11 +296,23 @@ func (w *worker) doSync(st logStore, f *feed) error {
 		}
 	}
 	f.mu.Lock()
-	if f.applied != 0 && snap.Seq <= f.applied {
-		f.mu.Unlock() // a resync of a room we hold: the log after our state will do
-		return w.catchUp(st, f)
-	}
+	applied := f.applied
 	f.mu.Unlock()
+	if applied != 0 && snap.Seq <= applied {
+		return w.catchUp(st, f) // a resync of a room we hold: the log after our state will do
+	}
+	if applied != 0 {
+		// The checkpoint is past our state: starting from it, our
+		// members would miss the says between. The log after our state
+		// has them if it still holds our last event.
+		held, err := st.holds(f.subj, applied)
+		if err != nil {
+			return err
+		}
+		if held {
+			return w.catchUp(st, f)
+		}
+	}
 	if err := w.readHistory(st, f, snap.Seq); err != nil {
 		return err
 	}
