@@ -39,7 +39,7 @@ func TestColdStarts(t *testing.T) {
 				defer wg.Done()
 				if err := w.Node(i).Start(); err != nil {
 					mu.Lock()
-					total.ChurnStuck++
+					total.NodeFailed++
 					total.detail("run %d: node %d: %v", run, i, err)
 					mu.Unlock()
 					return
@@ -70,7 +70,7 @@ func TestColdStarts(t *testing.T) {
 			total.detail("run %d: %v", run, err)
 		}
 		w.Quiet(time.Second, 10*time.Second) // the logins' notices have arrived
-		w.Probe(total, roomIDs, []int{0, 1, 2}, 10*time.Second)
+		w.Probe(total, roomIDs, w.Running(), 10*time.Second)
 		w.closeClients()
 	}
 	total.ChurnMax = slowest
