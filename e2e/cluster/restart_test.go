@@ -9,7 +9,10 @@ import (
 )
 
 // Pending issue 9: both scenarios of this file fail on main as of
-// 2026-12-03 (uids reissued after a restart, lists differing, ghosts).
+// 2026-12-03: before the room-log redesign (uids reissued after a restart,
+// lists differing, ghosts); after it (d1b8569) every login sent to a node
+// before it is ready never gets its user_list, and TestSameIDRestart hits
+// a data race in cluster/liveness.go (onHeartbeat vs Watch).
 
 // TestColdStarts starts the three chatd nodes from nothing many times in
 // a row on one NATS cluster, logging members in on every node as soon as
