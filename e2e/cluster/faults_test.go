@@ -17,7 +17,11 @@ var roomsStream = chatcluster.StreamName("chatd")
 // the fault time, then restarts it.
 func TestKillStreamLeader(t *testing.T) {
 	runFault(t, "kill stream leader", All(gapBound()), func(t testing.TB, w *World, tm Timings) {
-		i, err := w.NATS.WaitStreamLeader(roomsStream, 10*time.Second)
+		if _, err := w.NATS.WaitStreamLeader(roomsStream, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("stream and meta leaders apart: %v", w.NATS.SeparateLeaders(roomsStream, 10*time.Second))
+		i, err := w.NATS.StreamLeader(roomsStream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,6 +33,7 @@ func TestKillStreamLeader(t *testing.T) {
 // TestKillMetaLeader kills the JetStream meta leader.
 func TestKillMetaLeader(t *testing.T) {
 	runFault(t, "kill meta leader", All(gapBound()), func(t testing.TB, w *World, tm Timings) {
+		t.Logf("stream and meta leaders apart: %v", w.NATS.SeparateLeaders(roomsStream, 10*time.Second))
 		i := w.NATS.MetaLeader()
 		s, _ := w.NATS.StreamLeader(roomsStream)
 		t.Logf("meta leader %s; stream leader %s", name(w, i), name(w, s))
