@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,29 +15,32 @@ type Report struct {
 	Scenario string
 
 	// Analyze: the says of a Load.
-	Sent, Acked int // acked: the sender received its own echo
-	Refused     int // error messages the senders received instead
-	Silent      int // says neither acked nor refused, of senders still connected: dropped without a word
-	Deliveries  int // says received by members
-	Duplicates  int // a say received twice by one member
-	Lost        int // (acked say, member present for its whole interval) pairs missing
-	LostSays    int // acked says missing at one member or more
-	LostMembers int // members missing one acked say or more
-	OrderPairs  int // member pairs of a room that saw two says in opposite orders
-	OrderMember int // members in such a pair
-	Inversions  int // says out of order, summed over those pairs
-	MaxGap      time.Duration
-	MaxCross    time.Duration // longest time without a say from another node
-	GapMember   string
-	ChurnLogins int           // logins of churners during the load
-	ChurnStuck  int           // of which got no user_list within LoginTimeout
-	ChurnFailed int           // of which failed otherwise (dial refused, closed)
-	ChurnMax    time.Duration // slowest churner login that completed
-	NodeFailed  int           // chatd node (re)starts that failed
+	Sent, Acked  int // acked: the sender received its own echo
+	Refused      int // error messages the senders received instead
+	Silent       int // says neither acked nor refused, of senders still connected: dropped without a word
+	Deliveries   int // says received by members
+	Duplicates   int // a say received twice by one member
+	Lost         int // (acked say, member present for its whole interval) pairs missing
+	LostSays     int // acked says missing at one member or more
+	LostMembers  int // members missing one acked say or more
+	OrderPairs   int // member pairs of a room that saw two says in opposite orders
+	OrderMember  int // members in such a pair
+	Inversions   int // says out of order, summed over those pairs
+	MaxGap       time.Duration
+	MaxCross     time.Duration // longest time without a say from another node
+	GapMember    string
+	ChurnLogins  int           // logins of churners during the load
+	ChurnStuck   int           // of which got no user_list within LoginTimeout
+	ChurnRefused int           // of which were answered with an error instead (refused: the client was told)
+	ChurnFailed  int           // of which failed otherwise (dial refused, closed)
+	ChurnMax     time.Duration // slowest churner login that completed
+	NodeFailed   int           // chatd node (re)starts that failed
 
 	// Probe: a fresh login into every room on every node.
 	Probes       int
 	Stuck        int // probe logins without user_list within the bound
+	ProbeRefused int // probe logins answered with an error (each is retried within the bound)
+	Unserved     int // probes refused at every try within the bound: the room cannot be entered there
 	ListMismatch int // rooms whose lists differ between nodes
 	Ghosts       int // listed uids of no connected client
 	Missing      int // connected members a list lacks
@@ -56,12 +60,12 @@ func (r *Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: sent %d, acked %d, refused %d, silently dropped %d; deliveries %d; "+
 		"lost %d (%d says, %d members), duplicates %d; order: %d pairs, %d members, %d inversions; "+
-		"gap %v (cross-node %v%s); churn logins %d, stuck %d, failed %d, slowest %v; "+
-		"probes %d: stuck %d, lists differing %d rooms, ghosts %d, missing %d; uids %d, reused %d; node starts failed %d",
+		"gap %v (cross-node %v%s); churn logins %d, stuck %d, refused %d, failed %d, slowest %v; "+
+		"probes %d: stuck %d, refused %d (unserved %d), lists differing %d rooms, ghosts %d, missing %d; uids %d, reused %d; node starts failed %d",
 		r.Scenario, r.Sent, r.Acked, r.Refused, r.Silent, r.Deliveries, r.Lost, r.LostSays, r.LostMembers, r.Duplicates,
 		r.OrderPairs, r.OrderMember, r.Inversions, r.MaxGap.Round(time.Millisecond), r.MaxCross.Round(time.Millisecond),
-		ifs(r.GapMember != "", ", at "+r.GapMember), r.ChurnLogins, r.ChurnStuck, r.ChurnFailed, r.ChurnMax.Round(time.Millisecond),
-		r.Probes, r.Stuck, r.ListMismatch, r.Ghosts, r.Missing, r.UIDs, r.Reused, r.NodeFailed)
+		ifs(r.GapMember != "", ", at "+r.GapMember), r.ChurnLogins, r.ChurnStuck, r.ChurnRefused, r.ChurnFailed, r.ChurnMax.Round(time.Millisecond),
+		r.Probes, r.Stuck, r.ProbeRefused, r.Unserved, r.ListMismatch, r.Ghosts, r.Missing, r.UIDs, r.Reused, r.NodeFailed)
 	for _, d := range r.Details {
 		b.WriteString("\n    " + d)
 	}
@@ -105,6 +109,7 @@ func (r *Report) Check(t testing.TB, w Want) {
 	fail(w.ListsEqual && r.Missing > 0, "connected members missing from a list", r.Missing)
 	fail(w.NoGhost && r.Ghosts > 0, "ghosts listed", r.Ghosts)
 	fail(w.NoStuck && r.Stuck > 0, "stuck probe logins", r.Stuck)
+	fail(w.NoStuck && r.Unserved > 0, "probe logins refused at every try within the bound", r.Unserved)
 	fail(w.NoStuck && r.ChurnStuck > 0, "stuck churner logins", r.ChurnStuck)
 	fail(w.NoStuck && r.NodeFailed > 0, "chatd node starts failed", r.NodeFailed)
 	fail(w.NoReuse && r.Reused > 0, "uids reused", r.Reused)
@@ -138,12 +143,15 @@ func (l *Load) Analyze(r *Report, from, to time.Time, settle time.Duration) {
 	}
 	l.gaps(r, from, to)
 	l.mu.Lock()
-	r.ChurnLogins = len(l.churnLogin) + len(l.churnStuck) + l.churnFailed
-	r.ChurnStuck, r.ChurnFailed = len(l.churnStuck), l.churnFailed
+	r.ChurnLogins = len(l.churnLogin) + len(l.churnStuck) + len(l.churnRefused) + l.churnFailed
+	r.ChurnStuck, r.ChurnRefused, r.ChurnFailed = len(l.churnStuck), len(l.churnRefused), l.churnFailed
 	for _, d := range l.churnLogin {
 		r.ChurnMax = max(r.ChurnMax, d)
 	}
 	for _, s := range l.churnStuck[:min(3, len(l.churnStuck))] {
+		r.detail("churn: %s", s)
+	}
+	for _, s := range l.churnRefused[:min(3, len(l.churnRefused))] {
 		r.detail("churn: %s", s)
 	}
 	l.mu.Unlock()
@@ -356,16 +364,19 @@ func (l *Load) gaps(r *Report, from, to time.Time) {
 }
 
 // Probe logs a fresh client into every room on every given node at once
-// and fills r: logins without a user_list within bound (stuck), rooms
+// and fills r: logins without a user_list within bound (stuck), logins
+// answered with an error (refused; retried with a fresh client until the
+// bound, unserved if every try was refused), rooms
 // whose lists (without the probes) differ between nodes, listed uids of
 // no connected client (ghosts), connected members not listed, and the
 // uids reused so far. The probes are closed afterwards.
 func (w *World) Probe(r *Report, rooms []string, nodes []int, bound time.Duration) {
 	type probe struct {
-		room string
-		node int
-		c    *Client
-		err  error
+		room    string
+		node    int
+		c       *Client
+		err     error
+		refused []error
 	}
 	var ps []*probe
 	var wg sync.WaitGroup
@@ -376,7 +387,19 @@ func (w *World) Probe(r *Report, rooms []string, nodes []int, bound time.Duratio
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				p.c, p.err = w.Login(w.Node(n).Addr, n, w.Name(probePrefix), room, bound)
+				// Every try gets the whole bound; tries start until it
+				// has passed.
+				end := time.Now().Add(bound)
+				for {
+					p.c, p.err = w.Login(w.Node(n).Addr, n, w.Name(probePrefix), room, bound)
+					if !errors.Is(p.err, ErrRefused) || time.Now().After(end) {
+						return
+					}
+					p.refused = append(p.refused, p.err)
+					p.c.Close()
+					p.c = nil
+					time.Sleep(100 * time.Millisecond)
+				}
 			}()
 		}
 	}
@@ -397,7 +420,17 @@ func (w *World) Probe(r *Report, rooms []string, nodes []int, bound time.Duratio
 	lists := make(map[string][][]Entry)
 	for _, p := range ps {
 		r.Probes++
-		if p.err != nil {
+		r.ProbeRefused += len(p.refused)
+		if len(p.refused) > 0 {
+			r.detail("probe: %v (%d tries refused)", p.refused[0], len(p.refused))
+		}
+		switch {
+		case errors.Is(p.err, ErrRefused):
+			r.ProbeRefused++
+			r.Unserved++
+			r.detail("probe: refused at every try for %v: %v", bound, p.err)
+			continue
+		case p.err != nil:
 			r.Stuck++
 			r.detail("probe: %v", p.err)
 			continue

@@ -52,6 +52,7 @@ type Client struct {
 	w    *World
 	conn *websocket.Conn
 	list chan struct{} // closed at the first user_list
+	nack chan struct{} // closed at an error received before the first user_list
 	done chan struct{} // closed when the reader stops
 
 	// Guarded by wmu.
@@ -61,6 +62,7 @@ type Client struct {
 	mu       sync.Mutex
 	uid      int64
 	loginAt  time.Time // first user_list received
+	refusal  string    // code of the error that refused the login ("" if none)
 	userList []Entry
 	msgs     []Msg
 	closedAt time.Time // reader stopped (server closed, killed node, Close)
@@ -75,7 +77,7 @@ func (w *World) Dial(addr string, node int, name, room string) (*Client, error) 
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	c := &Client{Name: name, Room: room, Node: node, w: w, conn: conn, list: make(chan struct{}), done: make(chan struct{})}
+	c := &Client{Name: name, Room: room, Node: node, w: w, conn: conn, list: make(chan struct{}), nack: make(chan struct{}), done: make(chan struct{})}
 	conn.SetPingHandler(func(s string) error {
 		c.wmu.Lock()
 		defer c.wmu.Unlock()
@@ -91,7 +93,8 @@ func (w *World) Dial(addr string, node int, name, room string) (*Client, error) 
 	return c, nil
 }
 
-// Login dials and waits up to d for the user_list (ErrStuck).
+// Login dials and waits up to d for the user_list (ErrStuck, or
+// ErrRefused if an error came first).
 func (w *World) Login(addr string, node int, name, room string, d time.Duration) (*Client, error) {
 	c, err := w.Dial(addr, node, name, room)
 	if err != nil {
@@ -100,16 +103,29 @@ func (w *World) Login(addr string, node int, name, room string, d time.Duration)
 	return c, c.WaitLogin(d)
 }
 
-// WaitLogin waits up to d for the client's user_list.
+// WaitLogin waits up to d for the client's user_list. An error message
+// before it (any code: chatd says "unavailable" when the room's log did
+// not take the join) refuses the login: ErrRefused, with the code.
 func (c *Client) WaitLogin(d time.Duration) error {
+	closed := false
 	select {
 	case <-c.list:
-		return nil
+	case <-c.nack:
 	case <-c.done:
-		return fmt.Errorf("%s: connection closed before user_list: %v", c.Name, c.Err())
+		closed = true
 	case <-time.After(d):
 		return fmt.Errorf("%s on node %d, room %s: %w (%v)", c.Name, c.Node, c.Room, ErrStuck, d)
 	}
+	c.mu.Lock()
+	code, listed := c.refusal, !c.loginAt.IsZero() // refusal: set only by an error before the user_list
+	c.mu.Unlock()
+	switch {
+	case code != "":
+		return fmt.Errorf("%s on node %d, room %s: %w: %s", c.Name, c.Node, c.Room, ErrRefused, code)
+	case closed && !listed:
+		return fmt.Errorf("%s: connection closed before user_list: %v", c.Name, c.Err())
+	}
+	return nil
 }
 
 func (c *Client) read() {
@@ -157,10 +173,20 @@ func (c *Client) record(now time.Time, wm *wireMsg) {
 			c.uid = m.UserList[n-1].UID
 		}
 	}
+	refused := m.Type == "error" && c.loginAt.IsZero() && c.refusal == ""
+	if refused {
+		c.refusal = m.Code
+		if c.refusal == "" {
+			c.refusal = "(no code)"
+		}
+	}
 	c.msgs = append(c.msgs, m)
 	c.mu.Unlock()
 	if first {
 		close(c.list)
+	}
+	if refused {
+		close(c.nack)
 	}
 }
 

@@ -9,4 +9,8 @@ var (
 	ErrNotReady = errors.New("faults: node not ready")
 	// ErrStuck reports a login that got no user_list in time.
 	ErrStuck = errors.New("faults: login got no user_list in time")
+	// ErrRefused reports a login answered with an error message (chatd's
+	// "unavailable" when the room's log did not take the join): the
+	// client was told, so it is not stuck.
+	ErrRefused = errors.New("faults: login refused with an error")
 )

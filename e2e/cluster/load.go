@@ -65,10 +65,11 @@ type Load struct {
 	StopAt time.Time
 
 	// Guarded by mu: the churners' logins.
-	mu          sync.Mutex
-	churnLogin  []time.Duration // time to user_list of each churner login
-	churnStuck  []string
-	churnFailed int // logins that failed otherwise than stuck
+	mu           sync.Mutex
+	churnLogin   []time.Duration // time to user_list of each churner login
+	churnStuck   []string
+	churnRefused []string // logins answered with an error (ErrRefused)
+	churnFailed  int      // logins that failed otherwise (dial refused, closed)
 }
 
 // sender is one member's says: sent[seq] is when say seq was written.
@@ -190,6 +191,8 @@ func (l *Load) churn(k int) {
 			switch {
 			case errors.Is(err, ErrStuck):
 				l.churnStuck = append(l.churnStuck, err.Error())
+			case errors.Is(err, ErrRefused):
+				l.churnRefused = append(l.churnRefused, err.Error())
 			case err != nil:
 				l.churnFailed++ // a node killed under it
 			default:
