@@ -464,9 +464,18 @@ func (w *World) ghosts(r *Report, room string, node int, list []Entry, byUID map
 		listed[e.UID] = true
 		// A uid listed under another name than its connected owner's is
 		// a ghost too (a reused uid).
-		if c := byUID[e.UID]; c == nil || !c.Connected() || c.Name != e.Name {
+		why := ""
+		switch c := byUID[e.UID]; {
+		case c == nil:
+			why = "no client has this uid"
+		case !c.Connected():
+			why = fmt.Sprintf("its client (node %d, %s) closed at %s: %v", c.Node, c.Room, c.ClosedAt().Format("15:04:05.000"), c.Err())
+		case c.Name != e.Name:
+			why = fmt.Sprintf("its client is %q", c.Name)
+		}
+		if why != "" {
 			r.Ghosts++
-			r.detail("ghost in %s on node %d: uid %d %q", room, node, e.UID, e.Name)
+			r.detail("ghost in %s on node %d: uid %d %q: %s", room, node, e.UID, e.Name, why)
 		}
 	}
 	for _, c := range byUID {
