@@ -7,9 +7,9 @@ import (
 	chatcluster "chatd/cluster"
 )
 
-// Pending issue 9: scenarios that fail on main as of 2026-12-03, before
-// and after the room-log redesign (d1b8569); kept on branch h-faults. Each
-// kills part of NATS under load and checks every invariant.
+// Issue 9's NATS faults, in the test command. Each kills part of NATS
+// under load and checks every invariant; the chat gap is asserted only in
+// full mode (gapBound), and not for a total outage (it lasts the outage).
 
 var roomsStream = chatcluster.StreamName("chatd")
 
@@ -62,13 +62,14 @@ func TestKillNodeServer(t *testing.T) {
 	})
 }
 
-// TestAllNATSDown stops every NATS server for the fault time. Loss is
-// reported, not asserted: issue 9 asks for one order and equal lists
-// after a total outage.
+// TestAllNATSDown stops every NATS server for the fault time: says and
+// logins meanwhile are refused (the senders are told), no acked say is
+// lost, one order per room, lists equal. The gap is the outage's length
+// and more: reported, never asserted. (Before 0036f7c a node that
+// resynchronised a room from a later checkpoint lost every say between:
+// 200-465 acked says at 14-20 members.)
 func TestAllNATSDown(t *testing.T) {
-	want := All(0)
-	want.NoLoss = false
-	runFault(t, "all nats down", want, func(t testing.TB, w *World, tm Timings) {
+	runFault(t, "all nats down", All(0), func(t testing.TB, w *World, tm Timings) {
 		t.Logf("all nats servers down for %v", tm.Fault)
 		w.NATS.KillAll()
 		time.Sleep(tm.Fault)

@@ -9,17 +9,17 @@ import (
 	"time"
 )
 
-// Pending issue 9: both scenarios of this file fail on main as of
-// 2026-12-03: before the room-log redesign (uids reissued after a restart,
-// lists differing, ghosts); after it (d1b8569) every login sent to a node
-// before it is ready never gets its user_list, and TestSameIDRestart hits
-// a data race in cluster/liveness.go (onHeartbeat vs Watch).
+// Restarts of chatd nodes (issue 9): cold starts of all three, and a node
+// back with its id at once.
 
 // TestColdStarts starts the three chatd nodes from nothing many times in
-// a row on one NATS cluster, logging members in on every node as soon as
-// it listens: no login may hang, and the lists must agree every time.
+// a row on one NATS cluster (5 in the test command, 60 in full mode),
+// logging members in on every node as soon as it listens: no login may
+// hang (refused, with an error, is fine), and the lists must agree every
+// time. (Before b73c4a5: a joiner completed by a snapshot got a
+// user_list with later members after itself, 6-12 "ghosts" in 8 runs.)
 func TestColdStarts(t *testing.T) {
-	runs, perNode, rooms := 8, 10, 5
+	runs, perNode, rooms := 5, 10, 5
 	switch {
 	case Full():
 		runs, perNode, rooms = 60, 30, 10
@@ -101,6 +101,9 @@ func stopAll(w *World) {
 // everywhere (no ghost), no uid may be issued twice, and a private
 // message to an old uid must get no_such_user.
 func TestSameIDRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a chatd process")
+	}
 	bin := chatdBinary(t)
 	w := New(t, Options{Nodes: 2})
 	p := w.AddProcess(bin, 3)

@@ -17,11 +17,11 @@ type Timings struct {
 }
 
 // DefaultTimings are the timings of a scenario: in full mode issue 9's
-// (a 10 s fault); by default an 8 s fault and shorter margins, so that the
+// (a 10 s fault); by default a 6 s fault and shorter margins, so that the
 // package fits the test command; -short a 5 s fault. A login gets 10 s
 // before it counts as stuck.
 func DefaultTimings(short bool) Timings {
-	tm := Timings{Warmup: 2 * time.Second, Fault: 8 * time.Second, Ready: 30 * time.Second,
+	tm := Timings{Warmup: 2 * time.Second, Fault: 6 * time.Second, Ready: 30 * time.Second,
 		Settle: 2 * time.Second, Quiet: 1500 * time.Millisecond, Drain: 20 * time.Second, Probe: 10 * time.Second}
 	switch {
 	case Full():
