@@ -56,6 +56,15 @@ var (
 		}
 		return 1e9 / r.CPUPerDeliv
 	}, ""}
+	// mPerWrite is deliveries per write system call of the server: the
+	// figure that sets a loopback fan-out's CPU (a write costs several µs
+	// in the kernel, a frame coalesced into it well under one).
+	mPerWrite = metric{"deliveries per write(2)", true, func(r *load.Result) float64 {
+		if r.DelivPerWrite <= 0 {
+			return math.NaN()
+		}
+		return r.DelivPerWrite
+	}, ""}
 	mLogin = metric{"handshake+login p99", false, func(r *load.Result) float64 { return r.Login.P99 }, "ms"}
 	mStorm = metric{"all back and logged in", false, func(r *load.Result) float64 { return r.StormSecs }, "s"}
 	mCRate = metric{"connect rate", true, func(r *load.Result) float64 { return r.ConnectRate }, "/s"}
@@ -70,7 +79,7 @@ func metricsOf(r *load.Result) []metric {
 	case strings.HasSuffix(r.Label, "/open"):
 		return []metric{mP99, mCPU}
 	default:
-		return []metric{mDeliv, mP99, mCPU, mEff}
+		return []metric{mDeliv, mP99, mCPU, mEff, mPerWrite}
 	}
 }
 
