@@ -192,9 +192,12 @@ func (n *Node) runControl() {
 }
 
 // checkFeeds repairs rooms that wait for an acked event of ours or have
-// been silent: their last event may have been lost on the way.
+// been silent: their last event may have been lost on the way. Logins
+// not applied within twice AppendTimeout (their room stuck syncing or
+// repairing) are given up: the clients are told.
 func (n *Node) checkFeeds() {
 	for _, f := range n.feeds.all() {
+		n.metrics.Rejected.Add(int64(n.hub.ExpireJoins(f.r, 2*n.cfg.AppendTimeout)))
 		if f.overdue(n.cfg.SyncTimeout/2) || f.idle(5*n.cfg.Heartbeat) {
 			f.mu.Lock()
 			f.lastLive = time.Now()

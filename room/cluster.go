@@ -190,6 +190,35 @@ func (h *Hub) Rejected(r *Room, ev *Event) {
 	}
 }
 
+// ExpireJoins gives up r's joins pending for longer than age: the log
+// took them (or may have) but the room has not applied them (it is
+// syncing or repairing). Each joiner is told (unavailable) and is no
+// longer entering the room, as in Rejected; a leave is appended in case
+// its join is applied after all. The cluster calls it for every open room
+// now and then; it returns how many joins it gave up.
+func (h *Hub) ExpireJoins(r *Room, age time.Duration) int {
+	cutoff := h.now() - int64(age)
+	r.mu.Lock()
+	var old []*Member
+	r.pending = slices.DeleteFunc(r.pending, func(j joining) bool {
+		if j.at < cutoff {
+			old = append(old, j.m)
+			return true
+		}
+		return false
+	})
+	for _, m := range old {
+		h.log.Append(r, Event{Kind: KindLeave, UID: m.uid, Time: h.now()})
+		m.shard.post(event{kind: evReject, room: r, member: m, one: unavailableFrame}, nil)
+	}
+	dead := len(old) > 0 && h.retireIfEmpty(r)
+	r.mu.Unlock()
+	if dead {
+		h.forget(r)
+	}
+	return len(old)
+}
+
 // RoomList returns the hub's live rooms.
 func (h *Hub) RoomList() []*Room {
 	h.mu.Lock()

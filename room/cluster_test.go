@@ -2,7 +2,10 @@ package room
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"chatd/codec"
 )
@@ -79,5 +82,64 @@ func TestResetCompletesJoinInOrder(t *testing.T) {
 				t.Errorf("a got user_list %v, then %v; want %s, then %s", list, rest, tt.wantList, tt.wantRest)
 			}
 		})
+	}
+}
+
+// recCluster is heldCluster recording what is appended.
+type recCluster struct {
+	heldCluster
+	mu  sync.Mutex
+	evs []Event
+}
+
+func (c *recCluster) Append(_ *Room, ev Event) {
+	c.mu.Lock()
+	c.evs = append(c.evs, ev)
+	c.mu.Unlock()
+}
+
+// TestExpireJoins: a join the room has not applied within the bound (the
+// room stuck syncing or repairing, e.g. while NATS elects a stream
+// leader) is given up: the joiner gets unavailable, a leave is appended,
+// and the join applied after all gives it no user_list. (Before: no
+// bound; e2e: a login under a stream-leader kill got neither its
+// user_list nor an error for 20 s.)
+func TestExpireJoins(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := t0
+	h := syncHub(1, Config{})
+	h.cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	at := func(d time.Duration) { mu.Lock(); now = t0.Add(d); mu.Unlock() }
+	rc := &recCluster{heldCluster: heldCluster{nopCluster{h}}}
+	h.AttachCluster(rc, 1, 1)
+	ca := &fakeConn{}
+	a := h.Shard(0).NewMember(ca)
+	h.Login(a, "a", "r")
+	r := a.room
+
+	at(5 * time.Second)
+	if n := h.ExpireJoins(r, 10*time.Second); n != 0 {
+		t.Fatalf("ExpireJoins after 5s = %d; want 0", n)
+	}
+	at(11 * time.Second)
+	if n := h.ExpireJoins(r, 10*time.Second); n != 1 {
+		t.Fatalf("ExpireJoins after 11s = %d; want 1", n)
+	}
+	drainAll(h)
+	ms := ca.messages(t)
+	if len(ms) != 1 || ms[0]["type"] != "error" || ms[0]["code"] != "unavailable" {
+		t.Fatalf("a got %v; want one unavailable error", ms)
+	}
+	rc.mu.Lock()
+	evs := slices.Clone(rc.evs)
+	rc.mu.Unlock()
+	if k := len(evs); k < 2 || evs[k-1].Kind != KindLeave || evs[k-1].UID != a.uid {
+		t.Fatalf("appended %+v; want the join, then a's leave", evs)
+	}
+	h.Apply(r, 1, &evs[0]) // the join, applied after all
+	drainAll(h)
+	if got := types(ca.messages(t)); len(got) != 1 {
+		t.Fatalf("a got %v after its join was applied late; want nothing more", got)
 	}
 }

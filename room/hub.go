@@ -171,7 +171,7 @@ func (h *Hub) LoginResume(m *Member, name, roomID string, want codec.Resume) {
 		roomID = h.cfg.DefaultRoom
 	}
 	r := h.acquire(roomID)
-	r.pending = append(r.pending, joining{m, want})
+	r.pending = append(r.pending, joining{m, want, h.now()})
 	m.room = r
 	h.append(r, m, Event{Kind: KindJoin, UID: m.uid, Name: name, Node: h.node, Boot: h.boot, Time: h.now()})
 	r.mu.Unlock()

@@ -78,6 +78,7 @@ func (r *Room) removeAt(i int) {
 type joining struct {
 	m    *Member
 	want codec.Resume // Since.Epoch is a copy, not an alias of a payload
+	at   int64        // Hub.now when the join was appended
 }
 
 // popPending removes and returns the pending local member with uid.
