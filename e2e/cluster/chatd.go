@@ -292,7 +292,7 @@ func (n *Node) Stop() {
 		select {
 		case <-errc:
 		case <-time.After(15 * time.Second):
-			n.t.Errorf("node %d: Run did not return 15s after cancel", n.ID)
+			n.t.Errorf("node %d: Run did not return 15s after cancel; goroutines in %s", n.ID, dumpGoroutines("node"))
 		}
 	case cmd != nil:
 		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)

@@ -29,7 +29,11 @@
 //     uid ever seen with its name (one uid under two names is a reuse).
 //   - Client (client.go): World.Login dials a node and logs in; a reader
 //     records every message with its receive time (decoded by
-//     encoding/json). Say, Private, WaitMsg, Close.
+//     encoding/json). A login answered with an error before its
+//     user_list (chatd's "unavailable" when the room's log did not take
+//     the join; any code) is refused (ErrRefused, with the code), one
+//     without an answer within the bound is stuck (ErrStuck). Say,
+//     Private, WaitMsg, Close.
 //   - Load (load.go): World.StartLoad(Sizes(short)) logs members in, rooms
 //     spread so that every room has members on every node; senders say
 //     "<name>#<seq>" at a fixed rate; churners log in and out all along.
@@ -63,15 +67,35 @@
 //     same order) (ListMismatch), list every connected member (Missing),
 //     and list no uid of a client that is not connected (Ghosts).
 //   - No stuck room: every probe and churner login gets its user_list
-//     within the bound (10 s) (Stuck, ChurnStuck).
+//     or an error within the bound (10 s; 20 s for churners) (Stuck,
+//     ChurnStuck). A refused login was told: counted (ChurnRefused,
+//     ProbeRefused) and printed, not a failure; a refused probe is tried
+//     again with a fresh client until the bound, and one refused at
+//     every try fails the scenario (Unserved: the room cannot be
+//     entered on that node after the fault).
 //   - Chat gap: the longest time without a say received by a member that
 //     was connected over the whole load (MaxGap), and without a say from
-//     another node's sender (MaxCross). Asserted (< 3 s) only in full mode.
+//     another node's sender (MaxCross). Reported (t.Log) always, asserted
+//     (< 3 s) only in full mode, and never for the total NATS outage: a
+//     timed assertion has no place in the test command.
 //   - uids never reused, across restarts too (Reused).
 //
+// The scenarios, every one in the test command (`go test -race ./...`):
+// TestSteady, TestSteadyChurn (no fault); TestKillStreamLeader,
+// TestKillMetaLeader, TestKillNodeServer (one NATS server killed for the
+// fault time, then back), TestAllNATSDown (every NATS server), each
+// asserting every invariant above; TestKillChatdNode (a chatd process
+// SIGKILLed for good); TestColdStarts (the three nodes started from
+// nothing again and again, logins sent as soon as they listen);
+// TestSameIDRestart (a chatd process SIGKILLed and back with its id at
+// once: every old member's logout seen everywhere, private messages to
+// old uids answered no_such_user, no uid reused).
+//
 // Sizes: `go test -short` is small; the default (the test command) uses 60
-// members, 6 senders at 10 msg/s and 10 s faults; CHATD_FAULTS_FULL=1
-// runs issue 9's sizes (300 members, 10 senders at 20 msg/s, 60 cold
-// starts). CHATD_E2E_LOG=1 prints the in-process nodes' logs and the
-// processes' log tails.
+// members, 6 senders at 10 msg/s, 6 s faults and 5 cold starts (the
+// package takes about 4 minutes under -race on 2 shared cores);
+// CHATD_FAULTS_FULL=1 (make test-faults) runs issue 9's sizes (300
+// members, 10 senders at 20 msg/s, 10 s faults, 60 cold starts) and
+// asserts the gap. CHATD_E2E_LOG=1 prints the in-process nodes' logs and
+// the processes' log tails.
 package cluster

@@ -224,13 +224,19 @@ const shutdownBound = 30 * time.Second
 // stuckShutdown writes every goroutine's stack to a file that outlives
 // the test and says where.
 func stuckShutdown() string {
-	f, err := os.CreateTemp("", "chatd-faults-stuck-nats-*.txt")
+	return fmt.Sprintf("shutdown not done in %v (deadlocked?); goroutines in %s", shutdownBound, dumpGoroutines("nats"))
+}
+
+// dumpGoroutines writes every goroutine's stack to a file that outlives
+// the test and returns its name (or why there is none).
+func dumpGoroutines(what string) string {
+	f, err := os.CreateTemp("", "chatd-faults-stuck-"+what+"-*.txt")
 	if err != nil {
-		return fmt.Sprintf("shutdown not done in %v (goroutine dump failed: %v)", shutdownBound, err)
+		return fmt.Sprintf("no file (goroutine dump failed: %v)", err)
 	}
 	defer f.Close()
 	_ = pprof.Lookup("goroutine").WriteTo(f, 2)
-	return fmt.Sprintf("shutdown not done in %v (deadlocked?); goroutines in %s", shutdownBound, f.Name())
+	return f.Name()
 }
 
 // Restart starts killed server i again on the same ports with the same
