@@ -201,9 +201,10 @@ func TestSeveralFramesOneWrite(t *testing.T) {
 // writes them all to its member in one write, in order.
 func TestOtherLoopWokenOncePerPass(t *testing.T) {
 	h := syncHub(2, Config{})
-	var wakes [2]int
+	var wakes, queued [2]int
 	for i := 0; i < 2; i++ {
 		h.Shard(i).Bind(func() error { wakes[i]++; return nil })
+		h.Shard(i).OnQueue(func() { queued[i]++ })
 	}
 	ca, cb := &fakeConn{}, &fakeConn{}
 	a, b := h.Shard(0).NewMember(ca), h.Shard(1).NewMember(cb)
@@ -212,7 +213,7 @@ func TestOtherLoopWokenOncePerPass(t *testing.T) {
 	h.Login(b, "b", "r")
 	drainAll(h)
 	n0 := len(cb.messages(t))
-	wakes, cb.writes = [2]int{}, 0
+	wakes, queued, cb.writes = [2]int{}, [2]int{}, 0
 	for i := 0; i < 5; i++ { // loop 0 reads five says
 		if err := h.Say(a, fmt.Sprint("m", i)); err != nil {
 			t.Fatal(err)
@@ -223,6 +224,9 @@ func TestOtherLoopWokenOncePerPass(t *testing.T) {
 	}
 	if wakes != [2]int{1, 0} {
 		t.Fatalf("wakes (loop 0, loop 1) = %v before loop 0's pass; want [1 0]", wakes)
+	}
+	if queued != [2]int{1, 1} { // the queue-age metric starts at the first say on both
+		t.Fatalf("first-event notices (loop 0, loop 1) = %v; want [1 1]", queued)
 	}
 	h.Shard(0).Drain()
 	if wakes != [2]int{1, 1} {

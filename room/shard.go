@@ -24,10 +24,12 @@ type event struct {
 // Shard is one event loop's part of the hub: its inbox of room events and
 // its members' outbound queues.
 type Shard struct {
-	// Immutable after NewHub (wake: after Bind, before the first member).
-	hub  *Hub
-	idx  int
-	wake func() error
+	// Immutable after NewHub (wake, queued: after Bind and OnQueue, before
+	// the first member).
+	hub    *Hub
+	idx    int
+	wake   func() error
+	queued func()
 
 	// Guarded by mu.
 	mu        sync.Mutex
@@ -62,6 +64,13 @@ func (s *Shard) Index() int { return s.idx }
 // before the shard's first member is created.
 func (s *Shard) Bind(wake func() error) { s.wake = wake }
 
+// OnQueue sets a function called, on the posting goroutine, when an event
+// reaches the inbox while no Drain is pending: the time the oldest event
+// of the next pass was queued (a loop posted to by another is woken later,
+// at the end of the poster's pass: post). It must be called before the
+// shard's first member is created.
+func (s *Shard) OnQueue(queued func()) { s.queued = queued }
+
 // NewMember returns the chat endpoint of a new connection on this shard's
 // loop.
 func (s *Shard) NewMember(c Conn) *Member {
@@ -95,6 +104,9 @@ func (s *Shard) post(e event, from *Shard) {
 	s.mu.Unlock()
 	if !wake {
 		return
+	}
+	if s.queued != nil {
+		s.queued()
 	}
 	if from != nil && from != s && from.schedule() {
 		from.later = append(from.later, s)

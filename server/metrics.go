@@ -34,8 +34,9 @@ func newFanoutHistogram() prometheus.Histogram {
 }
 
 // instrument wraps a new loop's drain task so that each pass observes the
-// fan-out latency: from the wake-up that scheduled it (the oldest event
-// of the batch) to the end of the flush. Called from loopOf before the
+// fan-out latency: from the queueing of the oldest event of the batch
+// (Shard.OnQueue: a wake-up by another loop comes later) to the end of
+// the flush. Called from loopOf before the
 // loop has connections. Costs one clock read per pass, not per message.
 func (s *Server) instrument(l *loop) {
 	ls := &s.ops.loops[l.shard.Index()]
@@ -48,10 +49,8 @@ func (s *Server) instrument(l *loop) {
 		}
 		return nil
 	})
-	sh.Bind(func() error {
-		ls.wakeAt.CompareAndSwap(0, time.Now().UnixNano())
-		return el.Execute(context.Background(), l.drainTask)
-	})
+	sh.OnQueue(func() { ls.wakeAt.CompareAndSwap(0, time.Now().UnixNano()) })
+	sh.Bind(func() error { return el.Execute(context.Background(), l.drainTask) })
 }
 
 // countOut records a room write of whole server frames. Loop-owned.
