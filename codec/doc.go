@@ -7,8 +7,9 @@
 //     and writes the 101 response or an HTTP error response.
 //   - frame.go, utf8.go and write.go read client frames and write server
 //     frames (RFC 6455 section 5): Parser.Next unmasks in place, reassembles
-//     fragmented messages, validates UTF-8 incrementally and reports every
-//     protocol violation as a *CloseError carrying the close code to send.
+//     fragmented messages (into buffers of a bounded pool, bufpool.go),
+//     validates UTF-8 incrementally and reports every protocol violation
+//     as a *CloseError carrying the close code to send.
 //   - message.go decodes the JSON client messages of PROTOCOL.md with sonic
 //     (zero copy, zero allocations; the configuration is decodeOptions);
 //     json.go appends the server messages with table-driven quoting, and
@@ -22,8 +23,9 @@
 // consumed and return.
 //
 // Borrowed memory: every []byte or string returned by a parser aliases the
-// caller's buffer and is valid only until the caller discards those bytes
-// (the exact rule is stated on each function). Anything kept longer must be
+// caller's buffer (or, for a reassembled message, a pooled buffer the next
+// Parser.Next takes back) and is valid only until the caller discards
+// those bytes (the exact rule is stated on each function). Anything kept longer must be
 // copied. The Append* functions only append to dst and never retain it.
 //
 // Errors that go on the wire are typed values: *HTTPError (a handshake

@@ -3,7 +3,6 @@ package codec
 import (
 	"encoding/binary"
 	"math"
-	"math/bits"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -17,7 +16,8 @@ type Message struct {
 	// frame still arriving) but no message is complete yet.
 	Op ws.OpCode
 	// Payload is the unmasked payload. Valid until the caller discards the
-	// consumed bytes or calls Next again, whichever comes first.
+	// consumed bytes or calls Next again, whichever comes first (a
+	// reassembled Payload goes back to the codec's pool then).
 	Payload []byte
 }
 
@@ -67,15 +67,16 @@ var (
 
 // Parser is the per-connection frame parser state. The zero value is ready
 // to use. It takes 40 bytes on 64-bit platforms (pinned by a test), and
-// holds no buffer between messages.
+// holds no buffer between messages once Next has been called again.
 type Parser struct {
 	// buf is the reassembly buffer of the open fragmented message, or of
-	// a text message whose frame is streaming in. It is nil between
-	// messages: Next hands it over as the complete message's Payload and
-	// forgets it, so an idle connection keeps no reassembly memory alive,
-	// at the cost of one allocation (plus append growth) per fragmented
-	// or streamed message (both are rare; chat messages are small and
-	// arrive whole).
+	// a text message whose frame is streaming in, taken from the codec's
+	// bounded pool (bufpool.go). Next hands it over as the complete
+	// message's Payload, which is valid until the next call to Next: until
+	// then buf keeps it, empty, with op 0 (lent; see giveBack), and that
+	// call gives it back to the pool. So buf is nil between messages once
+	// Next has been called again (or Reset), and an idle connection keeps
+	// no reassembly memory alive.
 	buf []byte
 	// need is what Need reports (0 means the initial 2); while a frame
 	// streams in, the payload bytes still due. An int32 keeps the Parser
@@ -144,9 +145,12 @@ type header struct {
 // binary or control frame is harmless; a streaming frame's parts are
 // copied before they are unmasked, and consumed. An unfragmented message
 // that arrived whole has a Payload that aliases buf; a fragmented or
-// streamed message is reassembled into a buffer that the returned Payload
-// then owns.
+// streamed message is reassembled into a buffer of the codec's pool,
+// which the next call to Next takes back.
 func (p *Parser) Next(buf []byte, maxMessage int) (m Message, n int, err error) {
+	if p.op == 0 && p.buf != nil {
+		p.giveBack()
+	}
 	if p.stream != 0 {
 		return p.streamPart(buf)
 	}
@@ -300,8 +304,8 @@ func (p *Parser) start(op ws.OpCode, fin bool, payload []byte) (Message, error) 
 	if op == ws.OpText && !p.utf8.feed(payload) {
 		return Message{}, errTextUTF8
 	}
-	p.op = op
-	p.buf = append(p.buf[:0], payload...)
+	p.op, p.buf = op, p.buf[:0]
+	p.buf = append(p.reserve(len(payload), math.MaxInt), payload...)
 	return Message{}, nil
 }
 
@@ -310,7 +314,7 @@ func (p *Parser) continuation(fin bool, payload []byte) (Message, error) {
 	if p.op == ws.OpText && !p.utf8.feed(payload) {
 		return Message{}, errTextUTF8
 	}
-	p.buf = append(p.buf, payload...)
+	p.buf = append(p.reserve(len(payload), math.MaxInt), payload...)
 	if !fin {
 		return Message{}, nil
 	}
@@ -318,7 +322,7 @@ func (p *Parser) continuation(fin bool, payload []byte) (Message, error) {
 		return Message{}, errTextUTF8
 	}
 	m := Message{Op: p.op, Payload: p.buf}
-	p.buf, p.op, p.utf8 = nil, 0, utf8State{}
+	p.lend()
 	return m, nil
 }
 
@@ -356,8 +360,7 @@ func (p *Parser) streamPart(buf []byte) (Message, int, error) {
 		return Message{}, 0, nil
 	}
 	start := len(p.buf)
-	p.buf = p.grow(n)
-	p.buf = append(p.buf, buf[:n]...)
+	p.buf = append(p.reserve(n, start+int(p.need)), buf[:n]...)
 	part := p.buf[start:]
 	ws.Cipher(part, p.mask, 0)
 	p.mask = rotateMask(p.mask, n)
@@ -376,23 +379,24 @@ func (p *Parser) streamPart(buf []byte) (Message, int, error) {
 		return Message{}, 0, errTextUTF8
 	}
 	m := Message{Op: p.op, Payload: p.buf}
-	p.buf, p.op, p.utf8 = nil, 0, utf8State{}
+	p.lend()
 	return m, n, nil
 }
 
-// grow makes room for n more bytes of the streaming frame: twice what the
-// buffer will then hold, rounded up to a power of two (at least 512
-// bytes), but never beyond what the frame needs. So growth is geometric,
-// and memory follows the bytes that arrived, not the header's claim: a
-// header that claims 64 KiB followed by one byte commits 512 bytes.
-func (p *Parser) grow(n int) []byte {
+// reserve makes room for n more bytes in the reassembly buffer: a buffer
+// of the pool's class for twice what the buffer will then hold (at least
+// 512 bytes), but not beyond end's class, end being the size the message
+// is known to reach (a streaming frame's last byte; math.MaxInt when
+// unknown). So growth is geometric, and memory follows the bytes that
+// arrived, not the header's claim: a header that claims 64 KiB followed by
+// one byte takes a 512-byte buffer. The outgrown buffer goes back to the
+// pool.
+func (p *Parser) reserve(n, end int) []byte {
 	if len(p.buf)+n <= cap(p.buf) {
 		return p.buf
 	}
-	end := len(p.buf) + int(p.need)                                   // the frame's last byte
-	want := min(end, 1<<bits.Len(uint(max(2*(len(p.buf)+n), 512)-1))) // a power of two: no wasted tail of a size class
-	b := make([]byte, len(p.buf), want)                               // not slices.Grow: under -race it allocates twice
-	copy(b, p.buf)
+	b := append(getBuf(min(end, max(2*(len(p.buf)+n), 512))), p.buf...)
+	putBuf(p.buf)
 	return b
 }
 
@@ -447,9 +451,31 @@ func (p *Parser) Need() int {
 // bytes it consumed did not end a frame.
 func (p *Parser) InFrame() bool { return p.stream != 0 }
 
-// Reset returns the parser to its zero state and releases the reassembly
-// buffer.
-func (p *Parser) Reset() { *p = Parser{} }
+// Reset returns the parser to its zero state and gives its reassembly
+// buffer (of an unfinished message, or lent as the last Payload) back to
+// the pool.
+func (p *Parser) Reset() {
+	p.giveBack()
+	*p = Parser{}
+}
+
+// lend hands the reassembly buffer over as a complete message's Payload:
+// the parser keeps it, empty, with op 0, to give it back to the pool at
+// the next call to Next, when the Payload stops being valid. A buffer
+// too large for the pool is forgotten at once.
+func (p *Parser) lend() {
+	p.buf, p.op, p.utf8 = p.buf[:0], 0, utf8State{}
+	if !poolable(cap(p.buf)) {
+		p.buf = nil
+	}
+}
+
+// giveBack puts the reassembly buffer (lent, or of an unfinished message)
+// back in the pool.
+func (p *Parser) giveBack() {
+	putBuf(p.buf)
+	p.buf = nil
+}
 
 // ParseClose splits a (validated) close payload into code and reason; an
 // empty payload gives ws.StatusNoStatusRcvd (1005). The reason aliases

@@ -381,7 +381,9 @@ func TestNextIncompleteTwice(t *testing.T) {
 }
 
 // TestNextAliasing checks the memory rules: an unfragmented payload aliases
-// the input; a reassembled payload is handed over and the parser forgets it.
+// the input; a reassembled payload is handed over, the parser keeps
+// nothing of the message, and the next call to Next takes the buffer back
+// (TestReassemblyPool), after which the parser holds no buffer.
 func TestNextAliasing(t *testing.T) {
 	var p Parser
 	buf := frameOf(true, ws.OpText, "zero copy")
@@ -394,8 +396,11 @@ func TestNextAliasing(t *testing.T) {
 		t.Fatalf("Next(first fragment): no reassembly buffer")
 	}
 	m, _, _ = p.Next(frameOf(true, ws.OpContinuation, "ment"), 0)
-	if p.buf != nil || p.op != 0 || string(m.Payload) != "fragment" {
-		t.Errorf("Next(final fragment) = %q, parser buffer %v; want \"fragment\", nil", m.Payload, p.buf)
+	if len(p.buf) != 0 || p.op != 0 || string(m.Payload) != "fragment" {
+		t.Errorf("Next(final fragment) = %q, parser buffer %q; want \"fragment\", empty", m.Payload, p.buf)
+	}
+	if p.Next(nil, 0); p.buf != nil {
+		t.Errorf("Next after the message: parser buffer of %d bytes; want nil", cap(p.buf))
 	}
 	p.Next(frameOf(false, ws.OpText, "open"), 0)
 	p.Reset()
@@ -538,8 +543,10 @@ func TestNextAllocs(t *testing.T) {
 			t.Errorf("AllocsPerRun(Next(%d-byte text frame)) = %v; want 0", size, got)
 		}
 	}
-	// A text frame that arrives in two reads streams into a buffer of its
-	// own: one allocation when the first part is at least half of it.
+	// A text frame that arrives in two reads streams into a buffer of the
+	// pool: the next call to Next gives it back, and the next such frame
+	// takes it (one allocation per message before the pool, when the
+	// first part was at least half of it).
 	frame := frameOf(true, ws.OpText, strings.Repeat("x", 1<<10))
 	half := 8 + 512 // header and half the payload
 	buf := make([]byte, len(frame))
@@ -549,7 +556,99 @@ func TestNextAllocs(t *testing.T) {
 		_, n, _ := p.Next(buf[:half], 1<<20)
 		p.Next(buf[n:], 1<<20)
 	})
-	if got != 1 {
-		t.Errorf("AllocsPerRun(Next(1 KiB text frame in two reads)) = %v; want 1", got)
+	if got != 0 {
+		t.Errorf("AllocsPerRun(Next(1 KiB text frame in two reads)) = %v; want 0", got)
 	}
+}
+
+// TestNextAllocsReassembled: messages reassembled from parts cost no
+// allocation once the pool holds their buffers (each is taken back at the
+// next call to Next): a text frame in TCP-segment reads, a fragmented
+// message.
+func TestNextAllocsReassembled(t *testing.T) {
+	stream := func(rd int, frame []byte) func() {
+		buf, p := make([]byte, len(frame)), new(Parser)
+		return func() {
+			copy(buf, frame)
+			for off := 0; off < len(buf); {
+				_, n, err := p.Next(buf[off:min(off+rd, len(buf))], 1<<20)
+				if err != nil || n == 0 {
+					t.Fatalf("Next at %d = %d, %v", off, n, err)
+				}
+				off += n
+			}
+		}
+	}
+	var fragmented []byte
+	for i := range 8 {
+		op := ws.OpText
+		if i > 0 {
+			op = ws.OpContinuation
+		}
+		fragmented = append(fragmented, frameOf(i == 7, op, strings.Repeat("y", 1000))...)
+	}
+	for _, tt := range []struct {
+		name string
+		run  func()
+	}{
+		{"64 KiB text frame in 1460-byte reads", stream(1460, frameOf(true, ws.OpText, strings.Repeat("x", 64<<10)))},
+		{"4 KiB text frame in 100-byte reads", stream(100, frameOf(true, ws.OpText, strings.Repeat("x", 4<<10)))},
+		{"8 fragments of 1000 bytes", stream(1<<20, fragmented)},
+	} {
+		if got := testing.AllocsPerRun(100, tt.run); got != 0 {
+			t.Errorf("AllocsPerRun(%s) = %v; want 0", tt.name, got)
+		}
+	}
+}
+
+// drainBufPool empties the pool's free lists, so that a test does not
+// depend on what earlier tests gave back.
+func drainBufPool() {
+	for _, l := range bufPool {
+		for len(l) > 0 {
+			<-l
+		}
+	}
+}
+
+// TestReassemblyPool: a reassembled Payload is lent until the next call to
+// Next, which gives it back to the pool (never sooner, never a payload
+// that aliases the input); the next reassembled message reuses it; Reset
+// gives back an unfinished message's buffer; the free lists are bounded.
+func TestReassemblyPool(t *testing.T) {
+	drainBufPool()
+	free := func() int { return len(bufPool[0]) } // the 512-byte class
+	var p Parser
+	p.Next(frameOf(false, ws.OpText, "frag"), 0)
+	m, _, _ := p.Next(frameOf(true, ws.OpContinuation, "ment"), 0)
+	if free() != 0 || cap(p.buf) == 0 {
+		t.Fatalf("after the final fragment: %d free buffers, lent %d bytes; want 0, the payload's buffer", free(), cap(p.buf))
+	}
+	first := &m.Payload[0]
+	whole, _, _ := p.Next(frameOf(true, ws.OpText, "whole"), 0)
+	if free() != 1 || p.buf != nil {
+		t.Fatalf("after the next Next: %d free buffers, lent %d bytes; want 1, none", free(), cap(p.buf))
+	}
+	p.Next(whole.Payload[:0], 0) // a whole message's payload aliases the input: nothing to give back
+	if free() != 1 {
+		t.Fatalf("after a whole message: %d free buffers; want 1", free())
+	}
+	p.Next(frameOf(false, ws.OpText, "again "), 0)
+	m, _, _ = p.Next(frameOf(true, ws.OpContinuation, "reused"), 0)
+	if string(m.Payload) != "again reused" || &m.Payload[0] != first {
+		t.Errorf("next reassembled message = %q in a new buffer; want \"again reused\" in the one given back", m.Payload)
+	}
+	p.Next(frameOf(false, ws.OpText, "open"), 0) // gives back the lent one, takes it again
+	p.Reset()
+	if free() != 1 || p.buf != nil || p.op != 0 {
+		t.Errorf("after Reset: %d free buffers, parser %+v; want 1, the zero Parser", free(), p)
+	}
+	for range cap(bufPool[0]) + 10 {
+		putBuf(make([]byte, 0, 512))
+	}
+	if free() != cap(bufPool[0]) {
+		t.Errorf("the free list holds %d of %d", free(), cap(bufPool[0]))
+	}
+	putBuf(make([]byte, 0, 700)) // not a class: ignored
+	drainBufPool()
 }
