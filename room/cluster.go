@@ -108,23 +108,57 @@ func (h *Hub) Caught(r *Room) {
 	}
 }
 
-// Snapshot is a room's list as of a log sequence.
+// Snapshot is a room's state as of a log sequence: its list and, when
+// Kept, its history (the kept says, oldest first; says at or below Floor
+// may be missing from it). A node opening a room starts from it and
+// reads only the log after Seq: no read of the room's whole log.
 type Snapshot struct {
 	Seq    uint64
 	Users  []codec.User
 	Owners []Owner
+
+	Kept    bool
+	Floor   uint64
+	Trimmed bool
+	Says    []Said
 }
 
-// Snapshot appends r's list as of its last applied event to dst
+// maxSnapshotSays bounds the bytes of says a snapshot carries (the
+// newest first); the history it gives is trimmed past it.
+const maxSnapshotSays = 256 << 10
+
+// Snapshot appends r's state as of its last applied event to dst
 // (AppendSnapshot) and returns it with the owners' nodes.
 func (h *Hub) Snapshot(r *Room, dst []byte) ([]byte, []Owner) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return AppendSnapshot(dst, &Snapshot{Seq: r.seq, Users: r.users, Owners: r.owners}), slices.Clone(r.owners)
+	s := Snapshot{Seq: r.seq, Users: r.users, Owners: r.owners}
+	if hs := r.hist; hs != nil && h.cfg.HistoryMax > 0 {
+		hs.sameEpoch(h)
+		hs.expire(h, h.now())
+		s.Kept, s.Floor, s.Trimmed = true, hs.floor, hs.trimmed
+		size, from := 0, hs.n
+		for from > 0 {
+			sd := hs.at(from - 1)
+			if size += len(sd.name) + len(sd.content) + 32; size > maxSnapshotSays || sd.content == "" {
+				s.Floor, s.Trimmed = sd.seq, true // older says are not carried
+				break
+			}
+			from--
+		}
+		s.Says = make([]Said, 0, hs.n-from)
+		for i := from; i < hs.n; i++ {
+			sd := hs.at(i)
+			s.Says = append(s.Says, Said{Seq: sd.seq, Event: Event{Kind: KindSay, UID: sd.uid, Time: sd.at, Name: sd.name, Content: sd.content}})
+		}
+	}
+	return AppendSnapshot(dst, &s), slices.Clone(r.owners)
 }
 
 // AppendSnapshot appends the wire form of s: version, seq, count, then
-// uid, node, boot and name of each member in join order.
+// uid, node, boot and name of each member in join order; when Kept, a 1,
+// the floor, trimmed (0 or 1), the count of says, then seq, uid, time,
+// name and content of each.
 func AppendSnapshot(dst []byte, s *Snapshot) []byte {
 	dst = append(dst, wireVersion)
 	dst = binary.AppendUvarint(dst, s.Seq)
@@ -134,6 +168,25 @@ func AppendSnapshot(dst []byte, s *Snapshot) []byte {
 		dst = binary.AppendUvarint(dst, s.Owners[i].Node)
 		dst = binary.AppendUvarint(dst, s.Owners[i].Boot)
 		dst = appendWireString(dst, u.Name)
+	}
+	if !s.Kept {
+		return dst
+	}
+	dst = append(dst, 1)
+	dst = binary.AppendUvarint(dst, s.Floor)
+	trimmed := byte(0)
+	if s.Trimmed {
+		trimmed = 1
+	}
+	dst = append(dst, trimmed)
+	dst = binary.AppendUvarint(dst, uint64(len(s.Says)))
+	for i := range s.Says {
+		e := &s.Says[i].Event
+		dst = binary.AppendUvarint(dst, s.Says[i].Seq)
+		dst = binary.AppendUvarint(dst, e.UID)
+		dst = binary.AppendVarint(dst, e.Time)
+		dst = appendWireString(dst, e.Name)
+		dst = appendWireString(dst, e.Content)
 	}
 	return dst
 }
@@ -157,10 +210,46 @@ func DecodeSnapshot(b []byte) (*Snapshot, error) {
 		s.Users = append(s.Users, codec.User{UID: uid, Name: name})
 		s.Owners = append(s.Owners, Owner{node, boot})
 	}
+	if !d.bad && len(d.b) > 0 {
+		s.decodeSays(&d)
+	}
 	if d.bad || len(d.b) != 0 {
 		return nil, ErrBadEvent
 	}
 	return s, nil
+}
+
+// decodeSays decodes the history section of a snapshot: says in
+// increasing order, none past the snapshot's sequence.
+func (s *Snapshot) decodeSays(d *decoder) {
+	if d.b[0] != 1 {
+		d.bad = true
+		return
+	}
+	d.b = d.b[1:]
+	s.Kept, s.Floor = true, d.uint()
+	if d.bad || len(d.b) == 0 || d.b[0] > 1 {
+		d.bad = true
+		return
+	}
+	s.Trimmed, d.b = d.b[0] == 1, d.b[1:]
+	n := d.uint()
+	if d.bad || n > uint64(len(d.b)) {
+		d.bad = true
+		return
+	}
+	last := uint64(0)
+	for range n {
+		sd := Said{Seq: d.uint(), Event: Event{Kind: KindSay}}
+		sd.Event.UID, sd.Event.Time = d.uint(), d.int()
+		sd.Event.Name, sd.Event.Content = d.str(), d.str()
+		if d.bad || sd.Seq <= last || sd.Seq > s.Seq || !sd.Event.valid() {
+			d.bad = true
+			return
+		}
+		last = sd.Seq
+		s.Says = append(s.Says, sd)
+	}
 }
 
 // Rejected reports an event of r the log could not take: a joiner is

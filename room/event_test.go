@@ -77,6 +77,7 @@ func FuzzDecodeEvent(f *testing.F) {
 func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add(AppendSnapshot(nil, &Snapshot{Seq: 7, Users: []codec.User{{UID: 1, Name: "a"}}, Owners: []Owner{{1, 1}}}))
 	f.Add([]byte{wireVersion, 0, 0})
+	f.Add(AppendSnapshot(nil, snapWithSays()))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := DecodeSnapshot(b)
 		if err != nil {

@@ -26,8 +26,9 @@ import (
 // process has another epoch, and every since from before it gets
 // complete:false. A room retired (no member left) keeps its history in
 // the hub's archive until it is opened again. In a cluster the log is
-// the replicated stream: a node opening a room reads the room's last
-// says from it (Hub.SeedHistory), then keeps the ones it applies.
+// the replicated stream: a node opening a room takes the room's last
+// says from its checkpoint (Snapshot, Hub.SeedHistory), then keeps the
+// ones it applies.
 
 // said is one kept say: the neutral say and the frames sent for it.
 type said struct {
@@ -320,11 +321,12 @@ func (h *Hub) HistoryMax() int { return h.cfg.HistoryMax }
 // HistoryAge returns Config.HistoryAge.
 func (h *Hub) HistoryAge() time.Duration { return h.cfg.HistoryAge }
 
-// SeedHistory sets r's history, before its state is set, to says (read
-// from the cluster's log, in order, their strings owned); floor is the
-// sequence before the first entry the log still holds for r: says at or
-// below it may be missing.
-func (h *Hub) SeedHistory(r *Room, says []Said, floor uint64) {
+// SeedHistory sets r's history, before its state is set, to the says of
+// snap, a snapshot of the room taken by a node that applied its log (the
+// strings owned): says at or below snap.Floor may be missing. A snapshot
+// without history (none kept, or from an older chatd) gives an empty
+// history whose floor is the snapshot's sequence.
+func (h *Hub) SeedHistory(r *Room, snap *Snapshot) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.dead || r.hist == nil {
@@ -334,15 +336,20 @@ func (h *Hub) SeedHistory(r *Room, says []Said, floor uint64) {
 	for hs.n > 0 {
 		hs.drop(h)
 	}
-	*hs = history{epoch: h.Epoch(), floor: floor}
+	*hs = history{epoch: h.Epoch(), floor: snap.Seq, trimmed: snap.Seq > 0}
+	if !snap.Kept {
+		return
+	}
+	hs.floor, hs.trimmed = snap.Floor, snap.Trimmed
+	says := snap.Says
 	seq := r.seq
 	for i := max(0, len(says)-h.cfg.HistoryMax); i < len(says); i++ {
 		r.seq = says[i].Seq
 		h.keep(r, &says[i].Event, &frames{}, true)
 	}
 	r.seq = seq
-	hs.trimmed = len(says) > h.cfg.HistoryMax
-	if hs.trimmed {
-		hs.floor = says[len(says)-h.cfg.HistoryMax-1].Seq
+	if len(says) > h.cfg.HistoryMax {
+		hs.trimmed = true
+		hs.floor = max(hs.floor, says[len(says)-h.cfg.HistoryMax-1].Seq)
 	}
 }
