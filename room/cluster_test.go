@@ -143,3 +143,54 @@ func TestExpireJoins(t *testing.T) {
 		t.Fatalf("a got %v after its join was applied late; want nothing more", got)
 	}
 }
+
+// lockLog is a log that, like the cluster's, holds a lock of its own
+// (mu) while it applies an event, and takes it in Close.
+type lockLog struct {
+	heldCluster
+	mu      *sync.Mutex
+	entered chan struct{}
+	proceed chan struct{}
+}
+
+func (l lockLog) Close(*Room) {
+	close(l.entered)
+	<-l.proceed
+	l.mu.Lock() // waits for the applying side
+	defer l.mu.Unlock()
+}
+
+// TestRetireDoesNotHoldRoomInClose: the last member leaving retires the
+// room and closes it on the log while the log applies an event of the
+// room under its own lock: neither waits for the other. (Before: Close
+// ran under the room's mutex; the cluster's feed lock was taken in the
+// other order by its catch-up, and an in-process node's shutdown hung in
+// the e2e cold starts with a goroutine dump showing both.)
+func TestRetireDoesNotHoldRoomInClose(t *testing.T) {
+	h := syncHub(1, Config{})
+	l := lockLog{heldCluster{nopCluster{h}}, &sync.Mutex{}, make(chan struct{}), make(chan struct{})}
+	h.AttachCluster(l, 1, 1)
+	a := h.Shard(0).NewMember(&fakeConn{})
+	h.Login(a, "a", "r")
+	r := a.room
+	h.Apply(r, 1, &Event{Kind: KindJoin, UID: a.uid, Name: "a", Node: 1, Boot: 1})
+	drainAll(h)
+
+	left := make(chan struct{})
+	go func() { h.Close(a); close(left) }() // retires r: Close
+	<-l.entered
+	l.mu.Lock() // the log applying an event of r
+	close(l.proceed)
+	applied := make(chan struct{})
+	go func() {
+		h.Apply(r, 2, &Event{Kind: KindSay, UID: 99, Content: "x"})
+		close(applied)
+	}()
+	select {
+	case <-applied:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Hub.Apply waited for the room's mutex, held by a Close waiting for the log's lock: deadlock")
+	}
+	l.mu.Unlock()
+	<-left
+}

@@ -245,19 +245,22 @@ func (h *Hub) leave(m *Member) {
 	}
 }
 
-// retireIfEmpty closes r on the log once no local member is in or
-// entering it. Called with r.mu held; the caller then forgets r.
+// retireIfEmpty retires r once no local member is in or entering it.
+// Called with r.mu held; the caller then forgets r.
 func (h *Hub) retireIfEmpty(r *Room) bool {
 	if r.dead || !r.empty() {
 		return false
 	}
 	r.dead = true
-	h.log.Close(r)
 	return true
 }
 
-// forget drops the retired r from the registry. Called without r.mu.
+// forget closes the retired r on the log and drops it from the registry.
+// Called without r.mu: the cluster's log applies events holding its
+// feed's lock, then r.mu, so closing under r.mu could deadlock (seen: a
+// leave or an expired join retiring a room while its feed caught up).
 func (h *Hub) forget(r *Room) {
+	h.log.Close(r)
 	h.mu.Lock()
 	if h.rooms[r.id] == r {
 		delete(h.rooms, r.id)

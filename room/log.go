@@ -15,8 +15,9 @@ type Log interface {
 	// once it is in the log, or through Hub.Rejected if the log did not
 	// take it. Called with r's mutex held; it never blocks.
 	Append(r *Room, ev Event)
-	// Close stops bringing r's events (no local member is left). Called
-	// with r's mutex held.
+	// Close stops bringing r's events (no local member is left; r is
+	// retired). Called without r's mutex: a log may hold a lock of its
+	// own while it applies (Hub.Apply takes r's mutex).
 	Close(r *Room)
 }
 
