@@ -149,7 +149,8 @@ func DecodeInbound(payload []byte, in *Inbound) error {
 	if !isObject(payload) {
 		return replyNotObject
 	}
-	if !validEscapes(payload) {
+	ok, repeats := scanPayload(payload)
+	if !ok {
 		return replyBadJSON
 	}
 	st := decodeStates.Get().(*decodeState)
@@ -157,7 +158,7 @@ func DecodeInbound(payload []byte, in *Inbound) error {
 	if !st.decode(payload) {
 		return replyBadJSON
 	}
-	if repeatsField(payload) {
+	if repeats {
 		return replyDuplicate
 	}
 	v := &st.msg
@@ -339,37 +340,6 @@ func isInteger(raw []byte) bool {
 		}
 	}
 	return len(raw) > 0
-}
-
-// validEscapes reports whether every backslash escape inside the strings
-// of payload is one JSON allows (\" \\ \/ \b \f \n \r \t \uXXXX).
-// sonic skips the strings of keys it does not decode without checking
-// them (FuzzDecodeInbound found `{"":"\0"}` accepted); this one pass,
-// without allocation, keeps chatd as strict as encoding/json.
-func validEscapes(b []byte) bool {
-	in := false
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			in = !in
-		case c == '\\' && in:
-			i++
-			if i >= len(b) {
-				return false
-			}
-			switch b[i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if i+4 >= len(b) || !isHex4(b[i+1:i+5]) {
-					return false
-				}
-				i += 4
-			default:
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func isHex4(b []byte) bool {

@@ -289,6 +289,18 @@ func TestIDRoundTrip(t *testing.T) {
 	}
 }
 
+// validEscapes is the escape half of scanPayload.
+func validEscapes(b []byte) bool {
+	ok, _ := scanPayload(b)
+	return ok
+}
+
+// repeatsField is the repeated-field half of scanPayload.
+func repeatsField(b []byte) bool {
+	_, repeats := scanPayload(b)
+	return repeats
+}
+
 func TestValidEscapes(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
