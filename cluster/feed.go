@@ -57,6 +57,7 @@ type feed struct {
 	acked    uint64    // highest sequence the log acked for our appends
 	ackedAt  time.Time // when acked passed applied
 	lastLive time.Time // last live event or repair
+	quiet    time.Duration // silence after which the room is checked next (see idle)
 	sinceCk  int       // events applied since our last checkpoint
 
 	// Owned by the worker.
@@ -181,7 +182,7 @@ func (n *Node) offer(f *feed, seq, last uint64, data []byte) bool {
 		return false
 	}
 	n.apply(f, seq, data)
-	f.lastLive = time.Now()
+	f.lastLive, f.quiet = time.Now(), 0
 	return true
 }
 
@@ -237,9 +238,22 @@ func (f *feed) overdue(d time.Duration) bool {
 	return f.state == feedLive && !f.closed && f.acked > f.applied && time.Since(f.ackedAt) > d
 }
 
-// idle reports whether a live room has had no event for d.
+// maxQuiet caps the silence between two checks of a quiet room.
+const maxQuiet = 5 * time.Minute
+
+// idle reports whether a live room has been silent long enough to read
+// its log's tail (its last event may have been lost on the way, and no
+// later one would show the gap): after d, then after twice as long at
+// each check, up to maxQuiet, until a live event comes. A check every d
+// for every quiet room read 1,400 messages a second on 7 nodes holding
+// 1,000 idle rooms. The check is counted as done.
 func (f *feed) idle(d time.Duration) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.state == feedLive && !f.closed && time.Since(f.lastLive) > d
+	wait := max(d, f.quiet)
+	if f.state != feedLive || f.closed || time.Since(f.lastLive) <= wait {
+		return false
+	}
+	f.quiet = min(2*wait, maxQuiet)
+	return true
 }

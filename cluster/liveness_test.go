@@ -57,3 +57,38 @@ func TestLivenessSilenceIsRelative(t *testing.T) {
 		t.Fatalf("evicted %v, heard within the TTL", ev)
 	}
 }
+
+// TestIdleChecksBackOff: a quiet room's log tail is read after d of
+// silence, then after twice as long each time (up to maxQuiet), not every
+// d for ever; a live event starts over.
+func TestIdleChecksBackOff(t *testing.T) {
+	const d = 5 * time.Second
+	f := &feed{state: feedLive}
+	silent := func(for_ time.Duration) bool {
+		f.mu.Lock()
+		f.lastLive = time.Now().Add(-for_)
+		f.mu.Unlock()
+		return f.idle(d)
+	}
+	if silent(d / 2) {
+		t.Fatal("checked after d/2 of silence")
+	}
+	for _, wait := range []time.Duration{d, 2 * d, 4 * d, 8 * d} {
+		if silent(wait - time.Second) {
+			t.Fatalf("checked %v before the %v mark", time.Second, wait)
+		}
+		if !silent(wait + time.Second) {
+			t.Fatalf("not checked after %v of silence", wait+time.Second)
+		}
+	}
+	f.quiet = maxQuiet
+	if !silent(maxQuiet+time.Second) || f.quiet != maxQuiet {
+		t.Fatalf("after maxQuiet: quiet = %v; want the cap %v", f.quiet, maxQuiet)
+	}
+	f.mu.Lock()
+	f.lastLive, f.quiet = time.Now(), 0 // as offer does for a live event
+	f.mu.Unlock()
+	if !silent(d + time.Second) {
+		t.Fatal("a live event did not start the checks over")
+	}
+}
