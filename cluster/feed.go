@@ -54,11 +54,11 @@ type feed struct {
 	held     []held
 	overflow bool
 	closed   bool
-	acked    uint64    // highest sequence the log acked for our appends
-	ackedAt  time.Time // when acked passed applied
-	lastLive time.Time // last live event or repair
+	acked    uint64        // highest sequence the log acked for our appends
+	ackedAt  time.Time     // when acked passed applied
+	lastLive time.Time     // last live event or repair
 	quiet    time.Duration // silence after which the room is checked next (see idle)
-	sinceCk  int       // events applied since our last checkpoint
+	sinceCk  int           // events applied since our last checkpoint
 
 	// Owned by the worker.
 	sub    *nats.Subscription
