@@ -114,6 +114,7 @@ type Node struct {
 	// Safe for concurrent use.
 	drops   atomic.Uint64 // NATS connection losses
 	ready   atomic.Bool   // stream and state bucket ensured since the last connect
+	logDown atomic.Bool   // the last request to the log failed (ctx probes)
 	metrics Metrics
 }
 
@@ -339,9 +340,37 @@ func (n *Node) poke() {
 }
 
 // ctx returns a context bounded by SyncTimeout: every JetStream request
-// of the node is.
+// of the node is. While the log is down (the last request or publish
+// failed) the bound is probeTimeout: a request to a stream without a
+// leader gets no answer, and one sent just before the new leader was
+// elected kept its room waiting for the rest of SyncTimeout (e2e
+// stream-leader kill: a node's rooms went live up to 1.4 s after the
+// election). The first success gives the full bound back.
 func (n *Node) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), n.cfg.SyncTimeout)
+	d := n.cfg.SyncTimeout
+	if n.logDown.Load() {
+		d = probeTimeout(d)
+	}
+	return context.WithTimeout(context.Background(), d)
+}
+
+// probeTimeout is the bound of a request while the log is down: a
+// quarter of SyncTimeout, at least 500 ms (never more than SyncTimeout).
+func probeTimeout(sync time.Duration) time.Duration {
+	return min(sync, max(sync/4, 500*time.Millisecond))
+}
+
+// logUp and logFailed record the outcome of a request to the log.
+func (n *Node) logUp() {
+	if n.logDown.Load() {
+		n.logDown.Store(false)
+	}
+}
+
+func (n *Node) logFailed() {
+	if !n.logDown.Load() {
+		n.logDown.Store(true)
+	}
 }
 
 func (n *Node) inbox(id uint64) string {

@@ -169,6 +169,7 @@ func (p *publisher) run() {
 		case <-p.wake:
 		case ack := <-head.fut.Ok():
 			head.f.ack(ack.Sequence)
+			n.logUp()
 			n.metrics.Appended.Add(1)
 			p.inflight[0] = pubItem{}
 			p.inflight = p.inflight[1:]
@@ -215,6 +216,7 @@ func (p *publisher) send(it *pubItem) {
 func (p *publisher) fail() {
 	n := p.n
 	n.metrics.Retries.Add(1)
+	n.logFailed()
 	select {
 	case <-n.quit:
 		return

@@ -69,9 +69,10 @@ type worker struct {
 	shared atomic.Pointer[storeRef]
 
 	// Owned by the control goroutine.
-	kv    jetstream.KeyValue // the state bucket (uid blocks)
-	epoch string             // the epoch of the stream we read
-	ready bool               // the store was set once
+	kv      jetstream.KeyValue         // the state bucket (uid blocks)
+	openLog func() (*openedLog, error) // tests: what ensure opens (nil: openJS)
+	epoch   string                     // the epoch of the stream we read
+	ready   bool                       // the store was set once
 }
 
 func (w *worker) init() {
@@ -152,6 +153,8 @@ func (w *worker) runControl() {
 			w.mu.Unlock()
 			if err := w.do(t); err != nil {
 				w.retry(t, err)
+			} else {
+				n.logUp()
 			}
 			if stopping(n) {
 				return
@@ -180,6 +183,8 @@ func (w *worker) runRooms() {
 			w.done(t)
 			if err != nil {
 				w.retry(t, err)
+			} else if t.kind == taskSync || t.kind == taskRepair {
+				n.logUp()
 			}
 			if stopping(n) {
 				return
@@ -235,6 +240,9 @@ func (w *worker) retry(t task, err error) {
 	if t.kind == taskSync || t.kind == taskRepair {
 		n.metrics.SyncFailures.Add(1)
 	}
+	if !errors.Is(err, errNotReady) {
+		n.logFailed()
+	}
 	n.log.Debug("cluster: retrying", "task", t.kind, "err", err)
 	time.AfterFunc(n.cfg.ReconnectWait, func() { w.push(t) })
 }
@@ -243,8 +251,6 @@ func (w *worker) do(t task) error {
 	n := w.n
 	switch t.kind {
 	case taskEnsure:
-		w.epochMu.Lock()
-		defer w.epochMu.Unlock()
 		return w.doEnsure()
 	case taskReserve:
 		return w.doReserve()
@@ -400,16 +406,70 @@ func (f *feed) isClosed() bool {
 	return f.closed
 }
 
-// doEnsure creates or updates the rooms stream and the state bucket.
+// openedLog is what ensuring the log found: the node's store, the state
+// bucket and the log's epoch.
+type openedLog struct {
+	st       logStore
+	kv       jetstream.KeyValue
+	epoch    string
+	replicas int
+}
+
+// doEnsure creates or updates the rooms stream and the state bucket,
+// then makes them the node's store. Only the switch holds epochMu
+// exclusively, not the requests: after a reconnection the stream may
+// have no leader for seconds (an election), and its requests waiting for
+// SyncTimeout with the lock held stopped every room's sync and repair on
+// the node meanwhile (e2e stream-leader kill, a node connected to the
+// killed server: its rooms went live 1.4 s after the new leader).
 func (w *worker) doEnsure() error {
+	n := w.n
+	open := w.openLog
+	if open == nil {
+		open = w.openJS
+	}
+	o, err := open()
+	if err != nil {
+		return err
+	}
+	w.epochMu.Lock()
+	defer w.epochMu.Unlock()
+	first := !w.ready
+	w.ready = true
+	w.kv = o.kv
+	w.setStore(o.st)
+	// The log's epoch names this incarnation of the stream: the same on
+	// every node and across NATS restarts, new only when the stream is
+	// created anew (its events and sequences are then gone). Room event
+	// ids carry it.
+	n.hub.SetEpoch(o.epoch)
+	if !first && o.epoch != w.epoch {
+		w.logLost()
+	}
+	w.epoch = o.epoch
+	n.ready.Store(true)
+	if first {
+		n.log.Info("cluster: rooms log ready", "stream", n.stream, "replicas", o.replicas, "storage", n.storage().String())
+	}
+	if !n.ids.available() {
+		w.reserve()
+	}
+	return nil
+}
+
+func (n *Node) storage() jetstream.StorageType {
+	if n.cfg.Memory {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
+// openJS creates or updates the rooms stream and the state bucket.
+func (w *worker) openJS() (*openedLog, error) {
 	n := w.n
 	ctx, cancel := n.ctx()
 	defer cancel()
-	replicas := n.replicas()
-	storage := jetstream.FileStorage
-	if n.cfg.Memory {
-		storage = jetstream.MemoryStorage
-	}
+	replicas, storage := n.replicas(), n.storage()
 	cfg := jetstream.StreamConfig{
 		Name:              n.stream,
 		Subjects:          []string{n.cfg.Prefix + ".r.>"},
@@ -425,7 +485,7 @@ func (w *worker) doEnsure() error {
 	}
 	s, err := w.ensureStream(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The bucket is created once and then only looked up: updating it
 	// (and the stream) at every reconnection raced inside nats-server
@@ -441,30 +501,9 @@ func (w *worker) doEnsure() error {
 		}
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	first := !w.ready
-	w.ready = true
-	w.kv = kv
-	w.setStore(&jsStore{n: n, stream: s, kv: kv})
-	// The log's epoch names this incarnation of the stream: the same on
-	// every node and across NATS restarts, new only when the stream is
-	// created anew (its events and sequences are then gone). Room event
-	// ids carry it.
-	epoch := s.CachedInfo().Config.Metadata[epochKey]
-	n.hub.SetEpoch(epoch)
-	if !first && epoch != w.epoch {
-		w.logLost()
-	}
-	w.epoch = epoch
-	n.ready.Store(true)
-	if first {
-		n.log.Info("cluster: rooms log ready", "stream", n.stream, "replicas", replicas, "storage", storage.String())
-	}
-	if !n.ids.available() {
-		w.reserve()
-	}
-	return nil
+	return &openedLog{st: &jsStore{n: n, stream: s, kv: kv}, kv: kv, epoch: s.CachedInfo().Config.Metadata[epochKey], replicas: replicas}, nil
 }
 
 // epochKey is the stream metadata key of the log's epoch.
