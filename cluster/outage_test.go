@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -75,5 +76,51 @@ func TestProbeTimeout(t *testing.T) {
 		if got := probeTimeout(c.sync); got != c.want {
 			t.Errorf("probeTimeout(%v) = %v; want %v", c.sync, got, c.want)
 		}
+	}
+}
+
+// TestPublisherProbesWhileLogDown: while the log refuses every append,
+// the publisher retries with the head of its window alone, one publish
+// per retry, not the whole window each time; once the log is back every
+// say is appended, in order.
+func TestPublisherProbesWhileLogDown(t *testing.T) {
+	st := newMemStore()
+	n := startTestNode(t, st, 1, func(c *Config) { c.ReconnectWait = 20 * time.Millisecond })
+	c := &testConn{}
+	tm := &testMember{name: "a", node: n, m: n.hub.Shard(0).NewMember(c), c: c}
+	tm.login("r")
+	waitUntil(t, 10*time.Second, "login", tm.loggedIn)
+	pubs := func() int {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.pubs
+	}
+	st.mu.Lock()
+	st.cut[n.Node] = true
+	st.mu.Unlock()
+	const says = 50
+	for i := range says {
+		tm.say(fmt.Sprintf("s%d", i))
+	}
+	r0 := n.metrics.Retries.Load()
+	waitUntil(t, 10*time.Second, "a retry", func() bool { return n.metrics.Retries.Load() > r0 })
+	r1, p1 := n.metrics.Retries.Load(), pubs()
+	waitUntil(t, 10*time.Second, "ten more retries", func() bool { return n.metrics.Retries.Load() >= r1+10 })
+	r2, p2 := n.metrics.Retries.Load(), pubs()
+	if p2-p1 > int(r2-r1)+1 {
+		t.Errorf("%d publishes over %d retries while the log was down; want one per retry (the head alone)", p2-p1, r2-r1)
+	}
+	st.mu.Lock()
+	st.cut[n.Node] = false
+	st.mu.Unlock()
+	waitUntil(t, 10*time.Second, "every say after the log is back", func() bool { return len(tm.says()) >= says })
+	got := tm.says()
+	for i := range says {
+		if want := fmt.Sprintf("s%d", i); i >= len(got) || got[i] != want {
+			t.Fatalf("says %v; want s0..s%d in order", got, says-1)
+		}
+	}
+	if len(got) != says {
+		t.Errorf("%d says; want %d", len(got), says)
 	}
 }

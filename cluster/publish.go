@@ -33,7 +33,13 @@ func (p *pubItem) droppable() bool { return p.ev.Kind == room.KindSay || p.ev.Ki
 // sequenced them, waiting for the stream's acks. Items that fail are
 // published again with the same message id (the stream drops
 // duplicates), until they are acked or, for says and logins, until
-// AppendTimeout: then their senders get an error.
+// AppendTimeout: then their senders get an error. After a failure the
+// publisher probes: it sends the head alone, every ReconnectWait, and
+// the rest of the window once the head is acked (a stream electing a
+// leader answers every publish "no responders": sending the whole window
+// each time only loaded NATS, and a window resent while the new leader
+// was still storing its first copy came back "duplicate message id is
+// in process", one more round).
 type publisher struct {
 	n *Node
 
@@ -49,6 +55,7 @@ type publisher struct {
 
 	// Owned by the publisher goroutine.
 	inflight []pubItem
+	probing  bool // after a failure: only the head is sent, the rest once it is acked
 
 	// Safe for concurrent use.
 	seq       atomic.Uint64 // message ids
@@ -174,15 +181,22 @@ func (p *publisher) run() {
 			p.inflight[0] = pubItem{}
 			p.inflight = p.inflight[1:]
 			p.count.Add(-1)
+			if p.probing {
+				p.probing = false
+				for i := range p.inflight {
+					p.send(&p.inflight[i])
+				}
+			}
 		case <-head.fut.Err():
 			p.fail()
 		}
 	}
 }
 
-// fill publishes queued items while the window has room.
+// fill publishes queued items while the window has room (not while
+// probing).
 func (p *publisher) fill() {
-	for len(p.inflight) < maxInflight {
+	for !p.probing && len(p.inflight) < maxInflight {
 		p.mu.Lock()
 		k := min(len(p.queue), maxInflight-len(p.inflight))
 		if k == 0 || p.killed {
@@ -211,8 +225,9 @@ func (p *publisher) send(it *pubItem) {
 }
 
 // fail handles a failed head: after a pause, items past AppendTimeout
-// that may be given up are rejected, and every item in flight is sent
-// again in order (those that did reach the log are acked as duplicates).
+// that may be given up are rejected, and the head is sent again alone
+// (probing); the others follow, in order, once it is acked (those that
+// did reach the log are acked as duplicates).
 func (p *publisher) fail() {
 	n := p.n
 	n.metrics.Retries.Add(1)
@@ -234,7 +249,8 @@ func (p *publisher) fail() {
 	}
 	clear(p.inflight[len(kept):])
 	p.inflight = kept
-	for i := range p.inflight {
-		p.send(&p.inflight[i])
+	p.probing = len(p.inflight) > 0
+	if p.probing {
+		p.send(&p.inflight[0])
 	}
 }

@@ -55,7 +55,10 @@ type jsStore struct {
 
 func (s *jsStore) publish(subj, id string, data []byte) (ackFuture, error) {
 	m := &nats.Msg{Subject: subj, Data: data, Header: nats.Header{}}
-	return s.n.js.PublishMsgAsync(m, jetstream.WithMsgID(id))
+	// No retries inside nats.go (by default 2, 250 ms apart, on "no
+	// responders", as while the stream elects a leader): the publisher
+	// retries, probing with one event.
+	return s.n.js.PublishMsgAsync(m, jetstream.WithMsgID(id), jetstream.WithRetryAttempts(0))
 }
 
 // read gets the events after `after` one message get at a time, from

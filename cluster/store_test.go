@@ -48,6 +48,7 @@ type memStore struct {
 	ckpt map[string][]byte
 	cut  map[*Node]bool
 	deaf map[*Node]bool // gets no live events (its subscriptions lost in a disconnect)
+	pubs int            // publish calls, failed ones too
 }
 
 func newMemStore() *memStore {
@@ -75,6 +76,7 @@ func (v memView) publish(subj, id string, data []byte) (ackFuture, error) {
 	s := v.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.pubs++
 	if s.cut[v.n] || s.chance(s.f.failPub) {
 		return nil, errInjected
 	}
