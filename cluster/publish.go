@@ -34,7 +34,7 @@ func (p *pubItem) droppable() bool { return p.ev.Kind == room.KindSay || p.ev.Ki
 // published again with the same message id (the stream drops
 // duplicates), until they are acked or, for says and logins, until
 // AppendTimeout: then their senders get an error. After a failure the
-// publisher probes: it sends the head alone, every ReconnectWait, and
+// publisher probes: it sends the head alone, every probePause, and
 // the rest of the window once the head is acked (a stream electing a
 // leader answers every publish "no responders": sending the whole window
 // each time only loaded NATS, and a window resent while the new leader
@@ -224,6 +224,14 @@ func (p *publisher) send(it *pubItem) {
 	}
 }
 
+// probePause is the pause between two probes of the publisher: one
+// event, so a short one (at most 100 ms) costs NATS little while the
+// stream elects a leader, and the first append after the election waits
+// less for the next probe.
+func probePause(reconnectWait time.Duration) time.Duration {
+	return min(reconnectWait, 100*time.Millisecond)
+}
+
 // fail handles a failed head: after a pause, items past AppendTimeout
 // that may be given up are rejected, and the head is sent again alone
 // (probing); the others follow, in order, once it is acked (those that
@@ -235,7 +243,7 @@ func (p *publisher) fail() {
 	select {
 	case <-n.quit:
 		return
-	case <-time.After(n.cfg.ReconnectWait):
+	case <-time.After(probePause(n.cfg.ReconnectWait)):
 	}
 	kept := p.inflight[:0]
 	for i := range p.inflight {

@@ -234,7 +234,9 @@ func stopping(n *Node) bool {
 }
 
 // retry puts a failed task back after a pause (NATS may be down or
-// electing a leader); it is never dropped.
+// electing a leader), at once if it timed out (its request waited
+// already: a stream electing a leader answers nothing); it is never
+// dropped.
 func (w *worker) retry(t task, err error) {
 	n := w.n
 	if t.kind == taskSync || t.kind == taskRepair {
@@ -244,6 +246,10 @@ func (w *worker) retry(t task, err error) {
 		n.logFailed()
 	}
 	n.log.Debug("cluster: retrying", "task", t.kind, "err", err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		w.push(t) // it has waited for its answer already
+		return
+	}
 	time.AfterFunc(n.cfg.ReconnectWait, func() { w.push(t) })
 }
 
