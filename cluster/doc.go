@@ -17,10 +17,11 @@
 //	chatd.hb        heartbeats (node, boot): a node silent for NodeTTL,
 //	                or back with a new boot, has its members evicted.
 //
-// KV bucket CHATD_STATE: room.<room> holds a room's latest checkpoint (its
-// list as of a log sequence, written by the lowest node with members
-// every CheckpointEvery events); uid.<node> holds the next free uid
-// counter of a node, reserved in blocks, so uids are never reused.
+// KV bucket CHATD_STATE: room.<room> holds a room's latest checkpoint
+// (its list and kept says as of a log sequence, written every
+// checkpointEvery events by one node with members, picked per room by
+// rendezvous hashing); uid.<node> holds the next free uid counter of a
+// node, reserved in blocks, so uids are never reused.
 //
 // A node opening a room subscribes to its republished subject, reads the
 // checkpoint, then reads the log after it (JetStream message get, next by

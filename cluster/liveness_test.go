@@ -92,3 +92,27 @@ func TestIdleChecksBackOff(t *testing.T) {
 		t.Fatal("a live event did not start the checks over")
 	}
 }
+
+// TestCheckpointWriter: every node picks the same writer for a room
+// whatever the order of its owners, and rooms spread over the nodes.
+func TestCheckpointWriter(t *testing.T) {
+	owners := []room.Owner{{Node: 1, Boot: 10}, {Node: 2, Boot: 20}, {Node: 3, Boot: 30}, {Node: 4, Boot: 40}}
+	per := map[room.Owner]int{}
+	for i := range 1000 {
+		id := "room" + string(rune('a'+i%26)) + string(rune('0'+i/26%10)) + string(rune('0'+i/260))
+		w := writer(id, owners)
+		rev := []room.Owner{owners[3], owners[2], owners[1], owners[0], owners[1]} // order and repeats do not matter
+		if got := writer(id, rev); got != w {
+			t.Fatalf("room %s: writer %v, or %v with the owners in another order", id, w, got)
+		}
+		per[w]++
+	}
+	for _, o := range owners {
+		if per[o] < 150 {
+			t.Errorf("owner %v writes %d of 1,000 rooms' checkpoints; want them spread (%v)", o, per[o], per)
+		}
+	}
+	if w := writer("r", owners[2:3]); w != owners[2] {
+		t.Errorf("the only owner %v is not the writer (%v)", owners[2], w)
+	}
+}

@@ -511,8 +511,15 @@ func TestResyncKeepsSaysPastCheckpoint(t *testing.T) {
 		members = append(members, &testMember{name: fmt.Sprintf("m%d", i+1), node: n, m: n.hub.Shard(0).NewMember(c), c: c})
 	}
 	a, b := members[0], members[1]
+	// A room whose checkpoints node 1 writes (node 2, deaf, writes none).
+	rid, owners := "", []room.Owner{{Node: n1.id, Boot: n1.boot}, {Node: n2.id, Boot: n2.boot}}
+	for i := 0; rid == ""; i++ {
+		if id := fmt.Sprint("r", i); writer(id, owners) == owners[0] {
+			rid = id
+		}
+	}
 	for _, m := range members {
-		m.login("r")
+		m.login(rid)
 		waitUntil(t, 10*time.Second, m.name+" logged in", m.loggedIn)
 	}
 	st.mu.Lock()
@@ -524,7 +531,7 @@ func TestResyncKeepsSaysPastCheckpoint(t *testing.T) {
 	waitUntil(t, 10*time.Second, "a got its says", func() bool { return len(a.says()) == says })
 	waitUntil(t, 10*time.Second, "a checkpoint past node 2's state", func() bool {
 		st.mu.Lock()
-		data := st.ckpt["r"]
+		data := st.ckpt[rid]
 		st.mu.Unlock()
 		snap, err := room.DecodeSnapshot(data)
 		return data != nil && err == nil && snap.Seq > checkpointEvery
