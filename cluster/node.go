@@ -115,6 +115,9 @@ type Node struct {
 	drops   atomic.Uint64 // NATS connection losses
 	ready   atomic.Bool   // stream and state bucket ensured since the last connect
 	logDown atomic.Bool   // the last request to the log failed (ctx probes)
+	downMu  sync.Mutex    // guards downCtx, downEnd
+	downCtx context.Context
+	downEnd context.CancelFunc // ends the requests sent while the log was down, when it is back
 	metrics Metrics
 }
 
@@ -347,11 +350,15 @@ func (n *Node) poke() {
 // stream-leader kill: a node's rooms went live up to 1.4 s after the
 // election). The first success gives the full bound back.
 func (n *Node) ctx() (context.Context, context.CancelFunc) {
-	d := n.cfg.SyncTimeout
 	if n.logDown.Load() {
-		d = probeTimeout(d)
+		n.downMu.Lock()
+		parent := n.downCtx
+		n.downMu.Unlock()
+		if parent != nil {
+			return context.WithTimeout(parent, probeTimeout(n.cfg.SyncTimeout))
+		}
 	}
-	return context.WithTimeout(context.Background(), d)
+	return context.WithTimeout(context.Background(), n.cfg.SyncTimeout)
 }
 
 // probeTimeout is the bound of a request while the log is down: a
@@ -360,17 +367,34 @@ func probeTimeout(sync time.Duration) time.Duration {
 	return min(sync, max(sync/4, 500*time.Millisecond))
 }
 
-// logUp and logFailed record the outcome of a request to the log.
+// logUp and logFailed record the outcome of a request to the log. When
+// the log is back (usually the publisher's probe is acked first: one
+// every 100 ms), the requests sent while it was down are ended at once,
+// and their tasks retried with the full bound, instead of each waiting
+// out its probe timeout.
 func (n *Node) logUp() {
+	if !n.logDown.Load() {
+		return
+	}
+	n.downMu.Lock()
 	if n.logDown.Load() {
 		n.logDown.Store(false)
+		n.downEnd()
+		n.downCtx, n.downEnd = nil, nil
 	}
+	n.downMu.Unlock()
 }
 
 func (n *Node) logFailed() {
+	if n.logDown.Load() {
+		return
+	}
+	n.downMu.Lock()
 	if !n.logDown.Load() {
+		n.downCtx, n.downEnd = context.WithCancel(context.Background())
 		n.logDown.Store(true)
 	}
+	n.downMu.Unlock()
 }
 
 func (n *Node) inbox(id uint64) string {

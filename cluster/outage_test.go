@@ -124,3 +124,24 @@ func TestPublisherProbesWhileLogDown(t *testing.T) {
 		t.Errorf("%d says; want %d", len(got), says)
 	}
 }
+
+// TestLogBackEndsProbes: a request sent while the log was down ends as
+// soon as the log is back (another request or an append succeeded), so
+// its task is retried at once rather than after its probe timeout.
+func TestLogBackEndsProbes(t *testing.T) {
+	n := startTestNode(t, newMemStore(), 1, func(c *Config) { c.SyncTimeout = 8 * time.Second })
+	n.logFailed()
+	ctx, cancel := n.ctx()
+	defer cancel()
+	n.logUp()
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Second):
+		t.Fatalf("a request sent while the log was down still waits after the log is back (err %v)", ctx.Err())
+	}
+	ctx2, cancel2 := n.ctx()
+	defer cancel2()
+	if ctx2.Err() != nil {
+		t.Fatalf("a request after the log is back: %v", ctx2.Err())
+	}
+}

@@ -241,8 +241,8 @@ func stopping(n *Node) bool {
 
 // retry puts a failed task back after a pause (NATS may be down or
 // electing a leader), at once if it timed out (its request waited
-// already: a stream electing a leader answers nothing); it is never
-// dropped.
+// already: a stream electing a leader answers nothing) or was ended
+// because the log is back (logUp); it is never dropped.
 func (w *worker) retry(t task, err error) {
 	n := w.n
 	if t.kind == taskSync || t.kind == taskRepair {
@@ -252,8 +252,8 @@ func (w *worker) retry(t task, err error) {
 		n.logFailed()
 	}
 	n.log.Debug("cluster: retrying", "task", t.kind, "err", err)
-	if errors.Is(err, context.DeadlineExceeded) {
-		w.push(t) // it has waited for its answer already
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		w.push(t) // it has waited for its answer already, or the log is back
 		return
 	}
 	time.AfterFunc(n.cfg.ReconnectWait, func() { w.push(t) })
