@@ -175,12 +175,7 @@ func (n *Node) runControl() {
 			n.log.Info("cluster: nats connected; resynchronising rooms", "node", n.id, "url", n.nc.ConnectedUrl())
 			n.live.reset()
 			n.work.ensure()
-			for _, f := range n.feeds.all() {
-				f.mu.Lock()
-				f.toRepair()
-				f.mu.Unlock()
-				n.work.sync(f)
-			}
+			n.resyncRooms()
 			n.heartbeat()
 		}
 		for _, o := range n.live.take() {
@@ -188,6 +183,17 @@ func (n *Node) runControl() {
 			n.log.Warn("cluster: evicting the members of a gone node", "node", o.Node, "boot", o.Boot)
 			n.hub.Evict(o)
 		}
+	}
+}
+
+// resyncRooms resynchronises every open room from the log (after a
+// reconnect: its live events may have been missed).
+func (n *Node) resyncRooms() {
+	for _, f := range n.feeds.all() {
+		f.mu.Lock()
+		f.toRepair()
+		f.mu.Unlock()
+		n.work.sync(f)
 	}
 }
 

@@ -149,10 +149,8 @@ func (p *publisher) kill() {
 func (p *publisher) run() {
 	n := p.n
 	for {
-		select {
-		case <-n.quit:
+		if stopping(n) {
 			return
-		default:
 		}
 		p.fill()
 		if len(p.inflight) == 0 {

@@ -544,12 +544,7 @@ func TestResyncKeepsSaysPastCheckpoint(t *testing.T) {
 	st.mu.Lock()
 	clear(st.deaf)
 	st.mu.Unlock()
-	for _, f := range n2.feeds.all() {
-		f.mu.Lock()
-		f.toRepair()
-		f.mu.Unlock()
-		n2.work.sync(f)
-	}
+	n2.resyncRooms()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(b.says()) < says && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)

@@ -124,6 +124,9 @@ func (s *Shard) post(e event, from *Shard) {
 // logins unanswered, both loops' queues 17 s old). Safe for concurrent
 // use.
 func (s *Shard) kick() bool {
+	if s.wake == nil {
+		return false
+	}
 	s.mu.Lock()
 	if s.kicked {
 		s.mu.Unlock()
@@ -131,12 +134,6 @@ func (s *Shard) kick() bool {
 	}
 	s.kicked = true
 	s.mu.Unlock()
-	if s.wake == nil {
-		s.mu.Lock()
-		s.kicked = false
-		s.mu.Unlock()
-		return false
-	}
 	if err := s.wake(); err != nil {
 		s.mu.Lock()
 		s.kicked, s.scheduled = false, false
