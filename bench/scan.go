@@ -51,7 +51,6 @@ var (
 	keyFromClientID = []byte(`"from_client_id":`)
 	keyClientName   = []byte(`"client_name":"`)
 	keyClientList   = []byte(`"client_list":{`)
-	entrySep        = []byte(`":"`) // one per client_list entry (the generator's names have none)
 )
 
 // Scan classifies a server message by byte search, without decoding JSON:
@@ -81,7 +80,7 @@ func Scan(p []byte) Msg {
 			m.Name = str(p, keyClientName)
 		}
 		if list, ok := after(p, keyClientList); ok {
-			m.Members = bytes.Count(list, entrySep)
+			m.Members = entries(list)
 		}
 	case bytes.HasPrefix(v, []byte(`logout"`)):
 		m.Kind = KindLogout
@@ -94,6 +93,35 @@ func Scan(p []byte) Msg {
 		m.Code = str(p, keyCode)
 	}
 	return m
+}
+
+// entries counts the members of the JSON object whose body starts obj (just
+// after its '{'): the colons outside strings up to its closing '}'. What
+// follows the object (the event's "id", other keys) is not counted.
+func entries(obj []byte) int {
+	n, depth, inStr := 0, 0, false
+	for i := 0; i < len(obj); i++ {
+		switch c := obj[i]; {
+		case inStr:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == ':' && depth == 0:
+			n++
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return n
+			}
+			depth--
+		}
+	}
+	return n
 }
 
 // either parses the number after key, or else after alt.

@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestScan(t *testing.T) {
 	tests := []struct {
@@ -25,6 +28,15 @@ func TestScan(t *testing.T) {
 		{`{"type":"login","client_id":"12","client_name":"b3","time":"x"}`, Msg{Kind: KindLogin, UID: 12, Name: []byte("b3")}},
 		{`{"type":"login","client_id":"12","client_name":"b3","time":"x","client_list":{"1":"b0","12":"b3"}}`,
 			Msg{Kind: KindLogin, UID: 12, Name: []byte("b3"), Members: 2}},
+		// The newcomer's login is a room event: its "id" (PROTOCOL.md, History)
+		// follows client_list and is no member.
+		{`{"type":"login","client_id":"1000","client_name":"b499","time":"x","client_list":{"1":"b0","2":"b500","1000":"b499"},"id":"aoki7skp-1000"}`,
+			Msg{Kind: KindLogin, UID: 1000, Name: []byte("b499"), Members: 3}},
+		{`{"type":"login","client_id":"7","client_name":"b7","time":"x","client_list":{},"id":"e-7"}`,
+			Msg{Kind: KindLogin, UID: 7, Name: []byte("b7")}},
+		// Names holding JSON's punctuation, escaped or not.
+		{`{"type":"login","client_id":"3","client_name":"a\":\"b","time":"x","client_list":{"1":"x:y","2":"}{","3":"a\":\"b"},"id":"e-3","more":{"k":"v"}}`,
+			Msg{Kind: KindLogin, UID: 3, Name: []byte(`a\":\"b`), Members: 3}},
 		{`{"type":"logout","from_client_id":"12","from_client_name":"b3","time":"x"}`, Msg{Kind: KindLogout, UID: 12}},
 		{`{"type":"ping"}`, Msg{}},
 	}
@@ -47,6 +59,25 @@ func BenchmarkScanSay(b *testing.B) {
 	for range b.N {
 		if Scan(p).Kind != KindSay {
 			b.Fatal("not a say")
+		}
+	}
+}
+
+func BenchmarkScanClientList10000(b *testing.B) {
+	p := []byte(`{"type":"login","client_id":"10000","client_name":"b9999","time":"2014-08-12 17:51:02","client_list":{`)
+	for i := 1; i <= 10000; i++ {
+		if i > 1 {
+			p = append(p, ',')
+		}
+		p = fmt.Appendf(p, `"%d":"b%d"`, i, i-1)
+	}
+	p = append(p, `},"id":"aoki7skp-10000"}`...)
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if Scan(p).Members != 10000 {
+			b.Fatal("not 10000 members")
 		}
 	}
 }
