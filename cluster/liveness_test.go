@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/binary"
+	"hash/fnv"
 	"testing"
 	"time"
 
@@ -114,5 +115,29 @@ func TestCheckpointWriter(t *testing.T) {
 	}
 	if w := writer("r", owners[2:3]); w != owners[2] {
 		t.Errorf("the only owner %v is not the writer (%v)", owners[2], w)
+	}
+}
+
+// TestOwnerHashIsFNV: the writer's hash is hash/fnv's 64-bit FNV-1a of the
+// room id and the owner (nodes of different versions pick the same
+// writer), and picking a writer among thousands of owners allocates
+// nothing.
+func TestOwnerHashIsFNV(t *testing.T) {
+	for _, id := range []string{"", "r", "room-42", "\u732b"} {
+		for _, o := range []room.Owner{{}, {Node: 1, Boot: 2}, {Node: 1 << 40, Boot: 1<<63 + 5}} {
+			h := fnv.New64a()
+			h.Write([]byte(id))
+			h.Write(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, o.Node), o.Boot))
+			if got, want := ownerHash(id, o), h.Sum64(); got != want {
+				t.Errorf("ownerHash(%q, %v) = %x; hash/fnv gives %x", id, o, got, want)
+			}
+		}
+	}
+	owners := make([]room.Owner, 5000)
+	for i := range owners {
+		owners[i] = room.Owner{Node: uint64(1 + i%7), Boot: 100}
+	}
+	if a := testing.AllocsPerRun(10, func() { writer("room", owners) }); a != 0 {
+		t.Errorf("writer over 5,000 owners: %v allocations; want 0", a)
 	}
 }

@@ -369,7 +369,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
 func roomList(n *testNode, roomID string) []uint64 {
 	for _, r := range n.hub.RoomList() {
 		if r.ID() == roomID {
-			snap, _ := n.hub.Snapshot(r, nil)
+			snap, _ := n.hub.Snapshot(r, nil, nil)
 			s, err := room.DecodeSnapshot(snap)
 			if err != nil {
 				return nil

@@ -3,9 +3,7 @@ package cluster
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"sync"
@@ -399,8 +397,9 @@ func (w *worker) goLive(f *feed) bool {
 // this node is the room's checkpoint writer.
 func (w *worker) doCheckpoint(st logStore, f *feed) error {
 	n := w.n
-	data, owners := n.hub.Snapshot(f.r, nil)
-	if writer(f.r.ID(), owners) != (room.Owner{Node: n.id, Boot: n.boot}) {
+	self := room.Owner{Node: n.id, Boot: n.boot}
+	data, mine := n.hub.Snapshot(f.r, nil, func(owners []room.Owner) bool { return writer(f.r.ID(), owners) == self })
+	if !mine {
 		return nil
 	}
 	return st.saveCheckpoint(f.r.ID(), data)
@@ -411,18 +410,39 @@ func (w *worker) doCheckpoint(st logStore, f *feed) error {
 // hashing), the same on every node that applied the same events, and
 // spread over the nodes room by room (the lowest node id wrote every
 // room's checkpoints).
+// The owners are the room's members' (thousands, a few nodes): a run of
+// one owner is hashed once, without allocating.
 func writer(roomID string, owners []room.Owner) room.Owner {
 	var best room.Owner
 	var bestH uint64
 	for i, o := range owners {
-		h := fnv.New64a()
-		h.Write([]byte(roomID))
-		h.Write(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, o.Node), o.Boot))
-		if v := h.Sum64(); i == 0 || v < bestH || (v == bestH && (o.Node < best.Node || o.Node == best.Node && o.Boot < best.Boot)) {
+		if i > 0 && o == owners[i-1] {
+			continue
+		}
+		if v := ownerHash(roomID, o); i == 0 || v < bestH || (v == bestH && (o.Node < best.Node || o.Node == best.Node && o.Boot < best.Boot)) {
 			best, bestH = o, v
 		}
 	}
 	return best
+}
+
+// ownerHash is 64-bit FNV-1a of the room id, then the owner's node and
+// boot in little-endian: hash/fnv's New64a over the same bytes (nodes of
+// different versions must pick the same writer), without its allocations.
+func ownerHash(roomID string, o room.Owner) uint64 {
+	const offset64, prime64 = 14695981039346656037, 1099511628211
+	h := uint64(offset64)
+	for i := 0; i < len(roomID); i++ {
+		h ^= uint64(roomID[i])
+		h *= prime64
+	}
+	for _, v := range [2]uint64{o.Node, o.Boot} {
+		for k := 0; k < 64; k += 8 {
+			h ^= uint64(byte(v >> k))
+			h *= prime64
+		}
+	}
+	return h
 }
 
 func (f *feed) isClosed() bool {

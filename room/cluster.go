@@ -128,10 +128,17 @@ type Snapshot struct {
 const maxSnapshotSays = 256 << 10
 
 // Snapshot appends r's state as of its last applied event to dst
-// (AppendSnapshot) and returns it with the owners' nodes.
-func (h *Hub) Snapshot(r *Room, dst []byte) ([]byte, []Owner) {
+// (AppendSnapshot) if take, given the owners of r's members at that event
+// (the room's own slice: take must not keep it), says so; take nil means
+// always. It reports whether it did: a node that is not a room's
+// checkpoint writer decides so before the snapshot is built (up to 256
+// KiB of says encoded, every checkpointEvery events, on every node).
+func (h *Hub) Snapshot(r *Room, dst []byte, take func(owners []Owner) bool) ([]byte, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if take != nil && !take(r.owners) {
+		return dst, false
+	}
 	s := Snapshot{Seq: r.seq, Users: r.users, Owners: r.owners}
 	if hs := r.hist; hs != nil && h.cfg.HistoryMax > 0 {
 		hs.sameEpoch(h)
@@ -152,7 +159,7 @@ func (h *Hub) Snapshot(r *Room, dst []byte) ([]byte, []Owner) {
 			s.Says = append(s.Says, Said{Seq: sd.seq, Event: Event{Kind: KindSay, UID: sd.uid, Time: sd.at, Name: sd.name, Content: sd.content}})
 		}
 	}
-	return AppendSnapshot(dst, &s), slices.Clone(r.owners)
+	return AppendSnapshot(dst, &s), true
 }
 
 // AppendSnapshot appends the wire form of s: version, seq, count, then

@@ -78,7 +78,7 @@ func TestSnapshotCarriesHistory(t *testing.T) {
 	}
 	h.SeedHistory(rs[0], want) // as a node opening the room does
 	h.Reset(rs[0], want)
-	b, _ := h.Snapshot(rs[0], nil)
+	b, _ := h.Snapshot(rs[0], nil, nil)
 	got, err := DecodeSnapshot(b)
 	if err != nil {
 		t.Fatal(err)
@@ -86,5 +86,30 @@ func TestSnapshotCarriesHistory(t *testing.T) {
 	if !got.Kept || got.Floor != want.Floor || got.Trimmed != want.Trimmed || !reflect.DeepEqual(got.Says, want.Says) {
 		t.Errorf("snapshot after SeedHistory: kept %v floor %d trimmed %v says %+v; want floor %d trimmed %v says %+v",
 			got.Kept, got.Floor, got.Trimmed, got.Says, want.Floor, want.Trimmed, want.Says)
+	}
+}
+
+// TestSnapshotOnlyForTheWriter: Snapshot asks take with the room's owners
+// first and builds nothing when it declines (a node that is not the
+// room's checkpoint writer).
+func TestSnapshotOnlyForTheWriter(t *testing.T) {
+	h := syncHub(1, Config{})
+	m := h.Shard(0).NewMember(&fakeConn{})
+	h.Login(m, "a", "r")
+	drainAll(h)
+	r := h.RoomList()[0]
+	var seen []Owner
+	b, ok := h.Snapshot(r, []byte("x"), func(o []Owner) bool { seen = append(seen, o...); return false })
+	if ok || string(b) != "x" {
+		t.Fatalf("declined snapshot: %q, %v; want dst unchanged, false", b, ok)
+	}
+	if len(seen) != 1 {
+		t.Fatalf("take saw %d owners; want 1", len(seen))
+	}
+	if b, ok = h.Snapshot(r, nil, func([]Owner) bool { return true }); !ok || len(b) == 0 {
+		t.Fatalf("taken snapshot: %d bytes, %v", len(b), ok)
+	}
+	if _, err := DecodeSnapshot(b); err != nil {
+		t.Fatal(err)
 	}
 }
