@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -45,6 +46,10 @@ type Spec struct {
 	// dialect (Plan.Mixed). The baselines speak only the 2014 one: a
 	// mixed scenario is chatd's (see SkipsTarget).
 	Mixed bool `json:"mixed"`
+	// ChatdLoops runs chatd with -loops ChatdLoops (0: its default, one
+	// loop per CPU); the baselines run as always. With 1, chatd has the
+	// nbio baseline's number of I/O threads (one poller).
+	ChatdLoops int `json:"chatd_loops"`
 }
 
 // SkipsTarget reports whether spec does not run against t: a mixed
@@ -89,7 +94,7 @@ func newResult(spec Spec, t Target, label string) Result {
 		Params: map[string]any{"conns": spec.Conns, "room_size": spec.RoomSize, "connect_rate": spec.Rate,
 			"senders": spec.Senders, "window": spec.Window, "open_rate": spec.OpenRate,
 			"duration_s": spec.Duration.Seconds(), "hold_s": spec.Hold.Seconds(), "procs": max(spec.Procs, 1), "escape_room_id": spec.EscapeRoomID,
-			"cluster": spec.Cluster && t.Kind == "chatd", "sender_rooms": spec.SenderRooms, "inflight": spec.Inflight, "mixed": spec.Mixed}}
+			"cluster": spec.Cluster && t.Kind == "chatd", "sender_rooms": spec.SenderRooms, "inflight": spec.Inflight, "mixed": spec.Mixed, "chatd_loops": spec.ChatdLoops}}
 }
 
 func (spec Spec) plan(addrs []string, cluster bool) (Plan, int) {
@@ -121,6 +126,9 @@ func (spec Spec) plan(addrs []string, cluster bool) (Plan, int) {
 }
 
 func run(env *Env, spec Spec, t Target) ([]Result, error) {
+	if spec.ChatdLoops > 0 && t.Kind == "chatd" {
+		t.Args = append(slices.Clone(t.Args), "-loops", strconv.Itoa(spec.ChatdLoops))
+	}
 	srv, err := t.startGroup(env.LogDir, spec.Procs, spec.Cluster)
 	if err != nil {
 		return nil, err

@@ -59,6 +59,12 @@ func suites(size string) []load.Spec {
 			// 10 senders has one message in flight (window 1), closed loop only.
 			{Scenario: "broadcast", Name: "broadcast-100-w1", Conns: 100, RoomSize: 100, Rate: 2000, Senders: 10, Window: 1, Duration: 5 * sec},
 			{Scenario: "broadcast", Name: "broadcast-1000-w1", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 1, Duration: 5 * sec},
+			// The rooms of 1,000 again with chatd on one event loop: the
+			// nbio baseline's one poller. chatd's default, one loop per CPU,
+			// splits a room's writes into one half per loop, and each half
+			// carries fewer messages per write(2) (bench/README.md).
+			{Scenario: "broadcast", Name: "broadcast-1000-loops1", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 4, OpenRate: 100, Duration: 5 * sec, ChatdLoops: 1},
+			{Scenario: "broadcast", Name: "broadcast-1000-w1-loops1", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 1, Duration: 5 * sec, ChatdLoops: 1},
 			// broadcast-1000 in a room whose members alternate between the
 			// two workerman-chat dialects: each message is framed twice.
 			// chatd only (the baselines speak one dialect).
