@@ -475,3 +475,36 @@ func TestCrossPostsKeepARealWake(t *testing.T) {
 		}
 	}
 }
+
+// countConn counts writes and bytes.
+type countConn struct{ writes, bytes int }
+
+func (c *countConn) Write(b []byte) (int, error) { c.writes++; c.bytes += len(b); return len(b), nil }
+func (c *countConn) OutboundBuffered() int       { return 0 }
+
+// TestBigRoomPassOneWrite: a pass that fans 30 says out to a room of
+// 3,000 on one loop (90,000 queued frames) still writes each member once.
+func TestBigRoomPassOneWrite(t *testing.T) {
+	h := syncHub(1, Config{MaxOutbound: 1 << 30})
+	var cs []*countConn
+	var ms []*Member
+	for range 3000 {
+		c := &countConn{}
+		m := h.Shard(0).NewMember(c)
+		h.Login(m, "n", "big")
+		cs, ms = append(cs, c), append(ms, m)
+	}
+	drainAll(h)
+	for _, c := range cs {
+		c.writes = 0
+	}
+	for i := range 30 {
+		_ = h.Say(ms[i], "x")
+	}
+	h.Shard(0).Drain()
+	for i, c := range cs {
+		if c.writes != 1 {
+			t.Fatalf("member %d: %d writes for 30 says in one pass; want 1", i, c.writes)
+		}
+	}
+}

@@ -270,8 +270,12 @@ const (
 	// end of the pass, so the outbound check sees a long pass's backlog.
 	flushAt = 64 << 10
 	// maxQueue bounds the frames a shard holds between flushes (32 bytes
-	// each): a pass that fans a backlog out to a big room flushes early.
-	maxQueue = 64 << 10
+	// each, 8 MiB at most): a pass that fans a backlog out to a big room
+	// flushes early. At 64K a loop with a room of 10,000 flushed every 6
+	// or 7 says, and its members got 5.8 says per write(2) where the
+	// says in flight allowed 18.6 (one loop, 20 in flight): 425k
+	// deliveries/s, 2,056 ns each; 1.44M/s, 574 ns at this bound.
+	maxQueue = 256 << 10
 )
 
 func (s *Shard) cutOff(m *Member) {
