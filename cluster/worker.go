@@ -410,6 +410,7 @@ func (w *worker) doCheckpoint(st logStore, f *feed) error {
 // hashing), the same on every node that applied the same events, and
 // spread over the nodes room by room (the lowest node id wrote every
 // room's checkpoints).
+//
 // The owners are the room's members' (thousands, a few nodes): a run of
 // one owner is hashed once, without allocating.
 func writer(roomID string, owners []room.Owner) room.Owner {
