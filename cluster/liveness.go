@@ -139,6 +139,10 @@ func (l *liveness) take() []room.Owner {
 	return ev
 }
 
+// probeEvery is how often a connected node checks that the rooms'
+// stream exists (worker.doProbe): one stream info request per node.
+func probeEvery(sync time.Duration) time.Duration { return 2 * sync }
+
 // runControl turns connection changes into a resync of every room, sends
 // heartbeats, evicts the members of gone nodes and checks that no room
 // waits for an event it was acked or silently missed.
@@ -147,7 +151,7 @@ func (n *Node) runControl() {
 	defer tick.Stop()
 	up := false
 	var drops uint64
-	refreshed := time.Now()
+	refreshed, probed := time.Now(), time.Now()
 	for {
 		select {
 		case <-n.quit:
@@ -158,6 +162,10 @@ func (n *Node) runControl() {
 				n.heartbeat()
 				n.live.expire(n.cfg.NodeTTL)
 				n.checkFeeds()
+				if time.Since(probed) >= probeEvery(n.cfg.SyncTimeout) {
+					probed = time.Now()
+					n.work.probe()
+				}
 				if time.Since(refreshed) > n.cfg.RoomLogAge/4 {
 					refreshed = time.Now()
 					for _, f := range n.feeds.all() {

@@ -33,6 +33,7 @@ const (
 	taskCheckpoint
 	taskEnsure
 	taskReserve
+	taskProbe
 )
 
 type task struct {
@@ -70,7 +71,8 @@ type worker struct {
 
 	// Safe for concurrent use: the store, once the stream is ensured
 	// (the publisher reads it too).
-	shared atomic.Pointer[storeRef]
+	shared  atomic.Pointer[storeRef]
+	probing atomic.Bool // a probe is queued or running (probe)
 
 	// Owned by the control goroutine.
 	kv      jetstream.KeyValue         // the state bucket (uid blocks)
@@ -127,6 +129,14 @@ func (w *worker) unsubscribe(f *feed) { w.push(task{kind: taskUnsubscribe, f: f}
 func (w *worker) checkpoint(f *feed)  { w.push(task{kind: taskCheckpoint, f: f}) }
 func (w *worker) ensure()             { w.push(task{kind: taskEnsure}) }
 func (w *worker) reserve()            { w.push(task{kind: taskReserve}) }
+
+// probe asks the control loop to check that the rooms' stream exists
+// (doProbe); a probe already queued is not queued again.
+func (w *worker) probe() {
+	if w.probing.CompareAndSwap(false, true) {
+		w.push(task{kind: taskProbe})
+	}
+}
 
 // goroutines returns the worker's loops: one control loop and
 // roomWorkers room loops.
@@ -264,6 +274,8 @@ func (w *worker) do(t task) error {
 		return w.doEnsure()
 	case taskReserve:
 		return w.doReserve()
+	case taskProbe:
+		return w.doProbe()
 	}
 	st := w.storeNow()
 	if t.kind == taskUnsubscribe {
@@ -554,6 +566,44 @@ func (w *worker) openJS() (*openedLog, error) {
 
 // epochKey is the stream metadata key of the log's epoch.
 const epochKey = "chatd_epoch"
+
+// doProbe asks for the rooms' stream. An operator may delete it while the
+// node is connected (to wipe the history, say), and nothing else notices
+// before an append waits out its timeout: /readyz said 200 for as long as
+// the chat was idle, and no node created the stream again until NATS
+// reconnected. A stream not found makes the node not ready at once and is
+// created again (doEnsure: a new epoch, the rooms start over with their
+// members, as after a lost log); a stream of another epoch (created again
+// by another node) is taken up the same way. Other errors are the
+// connection's, for the reconnect path. A failed ensure is retried.
+func (w *worker) doProbe() error {
+	n := w.n
+	if !w.ready || w.openLog != nil { // not ensured yet; tests' own log
+		w.probing.Store(false)
+		return nil
+	}
+	ctx, cancel := n.ctx()
+	s, err := n.js.Stream(ctx, n.stream)
+	cancel()
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if n.ready.Swap(false) {
+			n.log.Warn("cluster: the rooms stream is gone; creating it again", "stream", n.stream)
+		}
+	case err == nil && s.CachedInfo().Config.Metadata[epochKey] != w.epoch:
+		// Another node created it again first: this node's rooms are of
+		// the old epoch, their sequences past the new stream's.
+		n.ready.Store(false)
+	default:
+		w.probing.Store(false)
+		return nil
+	}
+	if err := w.doEnsure(); err != nil {
+		return err // retried: still probing
+	}
+	w.probing.Store(false)
+	return nil
+}
 
 // ensureStream creates the rooms stream with a new epoch, or updates
 // the existing one to cfg keeping its epoch. (Not the stream's creation
