@@ -577,11 +577,21 @@ const epochKey = "chatd_epoch"
 // by another node) is taken up the same way. Other errors are the
 // connection's, for the reconnect path. A failed ensure is retried.
 func (w *worker) doProbe() error {
-	n := w.n
-	if !w.ready || w.openLog != nil { // not ensured yet; tests' own log
-		w.probing.Store(false)
-		return nil
+	if w.ready && w.openLog == nil && w.streamStale() { // (tests' own log: openLog)
+		if err := w.doEnsure(); err != nil {
+			return err // retried: still probing
+		}
 	}
+	w.probing.Store(false)
+	return nil
+}
+
+// streamStale reports whether the rooms' stream is gone or of another
+// epoch than this node's rooms (another node created it again first:
+// their sequences are past the new stream's); the node is then not ready
+// until doEnsure. An error of the request is the connection's: false.
+func (w *worker) streamStale() bool {
+	n := w.n
 	ctx, cancel := n.ctx()
 	s, err := n.js.Stream(ctx, n.stream)
 	cancel()
@@ -590,19 +600,12 @@ func (w *worker) doProbe() error {
 		if n.ready.Swap(false) {
 			n.log.Warn("cluster: the rooms stream is gone; creating it again", "stream", n.stream)
 		}
+		return true
 	case err == nil && s.CachedInfo().Config.Metadata[epochKey] != w.epoch:
-		// Another node created it again first: this node's rooms are of
-		// the old epoch, their sequences past the new stream's.
 		n.ready.Store(false)
-	default:
-		w.probing.Store(false)
-		return nil
+		return true
 	}
-	if err := w.doEnsure(); err != nil {
-		return err // retried: still probing
-	}
-	w.probing.Store(false)
-	return nil
+	return false
 }
 
 // ensureStream creates the rooms stream with a new epoch, or updates

@@ -127,14 +127,7 @@ func TestGapBreakdown(t *testing.T) {
 	l := w.StartLoad(Sizes(false))
 	t.Logf("%s", l)
 	time.Sleep(tm.Warmup)
-	if _, err := w.NATS.WaitStreamLeader(roomsStream, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("stream and meta leaders apart: %v", w.NATS.SeparateLeaders(roomsStream, 10*time.Second))
-	i, err := w.NATS.StreamLeader(roomsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
+	i := streamLeaderApart(t, w)
 	var b Breakdown
 	var wg sync.WaitGroup
 	stop := make(chan struct{})

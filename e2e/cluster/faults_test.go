@@ -17,14 +17,7 @@ var roomsStream = chatcluster.StreamName("chatd")
 // the fault time, then restarts it.
 func TestKillStreamLeader(t *testing.T) {
 	runFault(t, "kill stream leader", All(gapBound()), func(t testing.TB, w *World, tm Timings) {
-		if _, err := w.NATS.WaitStreamLeader(roomsStream, 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("stream and meta leaders apart: %v", w.NATS.SeparateLeaders(roomsStream, 10*time.Second))
-		i, err := w.NATS.StreamLeader(roomsStream)
-		if err != nil {
-			t.Fatal(err)
-		}
+		i := streamLeaderApart(t, w)
 		t.Logf("stream %s led by %s; meta leader %s", roomsStream, w.NATS.Name(i), name(w, w.NATS.MetaLeader()))
 		w.KillFor(t, i, tm.Fault)
 	})
@@ -83,6 +76,22 @@ func runFault(t *testing.T, name string, want Want, f Fault) {
 }
 
 // name is NATS server i's name, "none" for -1.
+// streamLeaderApart waits for the rooms' stream to have a leader, moves
+// it off the meta leader's server if it can (SeparateLeaders: a kill then
+// takes out one of them, not both) and returns the stream leader's index.
+func streamLeaderApart(t testing.TB, w *World) int {
+	t.Helper()
+	if _, err := w.NATS.WaitStreamLeader(roomsStream, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stream and meta leaders apart: %v", w.NATS.SeparateLeaders(roomsStream, 10*time.Second))
+	i, err := w.NATS.StreamLeader(roomsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return i
+}
+
 func name(w *World, i int) string {
 	if i < 0 {
 		return "none"
