@@ -46,6 +46,21 @@ func HeaderLen(n int) int {
 	return 10
 }
 
+// MaxHeaderLen is the longest header of a server frame (HeaderLen).
+const MaxHeaderLen = 10
+
+// PlaceHeader frames in place a payload encoded after MaxHeaderLen bytes
+// reserved at the start of b (the payload is b[MaxHeaderLen:]): it writes
+// the header right before the payload and returns the frame, a suffix of
+// b. A payload of unknown size is so encoded straight into the buffer of
+// its frame, with no copy.
+func PlaceHeader(b []byte, op ws.OpCode) []byte {
+	n := len(b) - MaxHeaderLen
+	at := MaxHeaderLen - HeaderLen(n)
+	appendHeader(b[at:at], op, n)
+	return b[at:]
+}
+
 // NewFrame returns a new exactly-sized frame (exactly one allocation).
 func NewFrame(op ws.OpCode, payload []byte) []byte {
 	n := HeaderLen(len(payload)) + len(payload)

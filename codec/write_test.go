@@ -46,6 +46,27 @@ func TestAppendFrame(t *testing.T) {
 	}
 }
 
+// TestPlaceHeader frames payloads encoded after the reserved room, for
+// each header size, and checks the frames with gobwas/ws.
+func TestPlaceHeader(t *testing.T) {
+	for _, size := range []int{0, 1, 125, 126, 65535, 65536, 70000} {
+		payload := bytes.Repeat([]byte{'p'}, size)
+		b := make([]byte, MaxHeaderLen, MaxHeaderLen+size)
+		b = append(b, payload...)
+		raw := PlaceHeader(b, ws.OpText)
+		f := readServerFrame(t, raw)
+		if f.Header.OpCode != ws.OpText || !bytes.Equal(f.Payload, payload) {
+			t.Errorf("PlaceHeader(%d bytes) = %v with %d bytes; want the text payload", size, f.Header.OpCode, len(f.Payload))
+		}
+		if !bytes.Equal(raw, NewFrame(ws.OpText, payload)) {
+			t.Errorf("PlaceHeader(%d bytes) differs from NewFrame", size)
+		}
+		if &raw[len(raw)-1] != &b[len(b)-1] {
+			t.Errorf("PlaceHeader(%d bytes) copied the payload; want a suffix of b", size)
+		}
+	}
+}
+
 func TestAppendClose(t *testing.T) {
 	long := strings.Repeat("a", 122) + "é" // the é straddles byte 123
 	tests := []struct {

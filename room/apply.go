@@ -86,7 +86,7 @@ func (h *Hub) joinLocal(r *Room, m *Member, want *codec.Resume, login *codec.Eve
 		hist = scratches.Get().(*[]byte)
 		*hist = h.historyJSON((*hist)[:0], r, m.dialect, want)
 	}
-	join := joinFrames(&r.scratch, m.dialect, login, users, fs[m.dialect], hist)
+	join := joinFrames(m.dialect, login, users, fs[m.dialect], hist)
 	if hist != nil {
 		trim(hist)
 		scratches.Put(hist)

@@ -43,31 +43,53 @@ func eventFrame(scratch *[]byte, d codec.Dialect, ev *codec.Event) []byte {
 // message, nil if none), then login, the room's login frame of that
 // dialect; in the current dialect one login carrying client_list, then
 // its history. users is the room's list, the newcomer included.
-func joinFrames(scratch *[]byte, d codec.Dialect, ev *codec.Event, users []codec.User, login []byte, hist *[]byte) []byte {
+//
+// The list is encoded straight into the frame (codec.PlaceHeader), not
+// through a scratch buffer: a room's scratch would keep the size of its
+// list for the room's life (about 40 bytes per member, idle or not).
+func joinFrames(d codec.Dialect, ev *codec.Event, users []codec.User, login []byte, hist *[]byte) []byte {
 	var h []byte
 	if hist != nil {
 		h = *hist
 	}
 	if d == codec.DialectCurrent {
-		*scratch = codec.AppendClientList((*scratch)[:0], ev, users)
-		if h == nil {
-			return newFrame(scratch)
-		}
-		login = nil
-	} else {
-		*scratch = codec.AppendUserList((*scratch)[:0], users)
+		login = nil // the current dialect's list is its login
 	}
-	n := codec.HeaderLen(len(*scratch)) + len(*scratch) + len(login)
+	n := codec.MaxHeaderLen + listSize(users) + len(login)
 	if h != nil {
 		n += codec.HeaderLen(len(h)) + len(h)
 	}
-	b := codec.AppendFrame(make([]byte, 0, n), ws.OpText, *scratch)
+	b := make([]byte, codec.MaxHeaderLen, n)
+	if d == codec.DialectCurrent {
+		b = codec.AppendClientList(b, ev, users)
+	} else {
+		b = codec.AppendUserList(b, users)
+	}
+	b = codec.PlaceHeader(b, ws.OpText)
 	if h != nil {
 		b = codec.AppendFrame(b, ws.OpText, h)
 	}
-	b = append(b, login...)
-	trim(scratch)
-	return b
+	return append(b, login...)
+}
+
+// listSize is about the JSON size of a user list of users in either
+// dialect: a little over, unless names need JSON escapes (the buffer then
+// grows once).
+func listSize(users []codec.User) int {
+	n := 160 // the message's own fields
+	for _, u := range users {
+		n += 24 + len(u.Name) + digits(u.UID)
+	}
+	return n
+}
+
+// digits returns the number of decimal digits of v.
+func digits(v uint64) int {
+	n := 1
+	for ; v >= 10; v /= 10 {
+		n++
+	}
+	return n
 }
 
 // newFrame frames the JSON text in *scratch as a new text frame.

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"chatd/codec"
 )
 
 // fakeConn records what a member's connection was given. Its methods run
@@ -506,5 +508,41 @@ func TestBigRoomPassOneWrite(t *testing.T) {
 		if c.writes != 1 {
 			t.Fatalf("member %d: %d writes for 30 says in one pass; want 1", i, c.writes)
 		}
+	}
+}
+
+// TestJoinKeepsNoListBuffer: a newcomer's user_list (client_list in the
+// current dialect) is encoded straight into its frame, so a room keeps no
+// buffer the size of its list after the joins (it kept one, about 40
+// bytes per member, for its life), and listSize's estimate holds the
+// frame without a second allocation.
+func TestJoinKeepsNoListBuffer(t *testing.T) {
+	for _, d := range []codec.Dialect{codec.Dialect2014, codec.DialectCurrent} {
+		t.Run(fmt.Sprint(d), func(t *testing.T) {
+			h := syncHub(2, Config{MaxOutbound: 1 << 30})
+			for i := 0; i < 1000; i++ {
+				m := h.Shard(i % 2).NewMember(&nullConn{})
+				m.SetDialect(d)
+				h.Login(m, fmt.Sprintf("member-%d", i), "")
+				drainAll(h)
+			}
+			r := h.rooms["1"]
+			if r == nil || len(r.users) != 1000 {
+				t.Fatalf("room 1 lists %d users; want 1000", len(r.users))
+			}
+			if c := cap(r.scratch); c > 1<<10 {
+				t.Errorf("room scratch after 1,000 joins: cap %d; want <= 1 KiB (no list-sized buffer kept)", c)
+			}
+			ev := codec.Event{Kind: codec.EventLogin, UID: 1000, Name: "member-999", Time: time.Now()}
+			for _, n := range []int{1, 10, 1000} {
+				users := r.users[:n]
+				allocs := testing.AllocsPerRun(20, func() {
+					_ = joinFrames(d, &ev, users, []byte("login frame"), nil)
+				})
+				if allocs != 1 {
+					t.Errorf("joinFrames with %d users: %v allocations; want 1 (the frame)", n, allocs)
+				}
+			}
+		})
 	}
 }

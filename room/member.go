@@ -39,6 +39,9 @@ type Member struct {
 	dialect codec.Dialect // the wire dialect of the connection
 }
 
+// Bound reports whether m was set up by InitMember (or NewMember).
+func (m *Member) Bound() bool { return m.shard != nil }
+
 // UID returns the member's uid, 0 before its first login. Loop-owned.
 func (m *Member) UID() uint64 { return m.uid }
 

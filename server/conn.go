@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -29,7 +28,6 @@ const (
 type conn struct {
 	gc     gnet.Conn
 	l      *loop
-	m      *room.Member // &member once a chat upgrade completes, else nil
 	parser codec.Parser
 	since  int64  // unix nanos: accept time, then last ping sent
 	in     budget // message, frame and byte buckets; the time of the last input (budget.go)
@@ -38,9 +36,18 @@ type conn struct {
 	echo   bool        // the /echo endpoint
 	shut   bool        // write side shut down after the close frame
 	adm    admission   // how ip counts this connection (limits.go)
-	ip     netip.Addr  // client address counted by the per-address limit; zero if none
+	ipc    *ipCount    // the per-address limit's entry counting this connection; nil if none
 	id     *identity   // what the client's token fixes; nil without auth
-	member room.Member // embedded: one allocation per connection, not two
+	member room.Member // embedded: one allocation per connection, not two; see mem
+}
+
+// mem returns the connection's chat member once a chat upgrade completed
+// (not /echo), else nil. Loop-owned.
+func (c *conn) mem() *room.Member {
+	if !c.member.Bound() {
+		return nil
+	}
+	return &c.member
 }
 
 // Write implements room.Conn.
@@ -82,8 +89,8 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	c.l.remove(c)
-	if c.m != nil {
-		s.hub.Close(c.m)
+	if m := c.mem(); m != nil {
+		s.hub.Close(m)
 	}
 	s.ops.limits.release(c)
 	s.stats.Open.Add(-1)
@@ -143,7 +150,6 @@ func (c *conn) handshake() bool {
 	s.ops.limits.upgraded(c)
 	if !c.echo {
 		c.l.shard.InitMember(&c.member, c)
-		c.m = &c.member
 	}
 	s.stats.Upgraded.Add(1)
 	return true
@@ -310,8 +316,8 @@ func (c *conn) goAway() {
 
 // retire takes the member out of the chat: it gets no more traffic.
 func (c *conn) retire() {
-	if c.m != nil {
-		c.l.srv.hub.Close(c.m)
+	if m := c.mem(); m != nil {
+		c.l.srv.hub.Close(m)
 	}
 }
 

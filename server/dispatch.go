@@ -11,7 +11,8 @@ import (
 	"chatd/room"
 )
 
-// chat handles one chat message from a connection that has upgraded.
+// chat handles one chat message from a connection that has upgraded to
+// the chat (its member is bound; /echo connections never get here).
 // payload is valid only during the call.
 func (c *conn) chat(op ws.OpCode, payload []byte) {
 	if op == ws.OpBinary {
@@ -48,17 +49,17 @@ func (c *conn) login(in *codec.Inbound) {
 		return
 	}
 	escaped := codec.EscapeString(name, false) // kept by the hub: its own copy, one allocation
-	c.m.SetDialect(in.Dialect)                 // the first login's dialect is the connection's
+	c.member.SetDialect(in.Dialect)            // the first login's dialect is the connection's
 	// in.RoomID may alias the frame buffer (codec.DecodeInbound): the hub
 	// keeps it as a map key, so it is copied.
 	want := in.Resume
 	want.Since.Epoch = strings.Clone(want.Since.Epoch) // kept until the join is applied
-	c.l.srv.hub.LoginResume(c.m, escaped, strings.Clone(in.RoomID), want)
+	c.l.srv.hub.LoginResume(&c.member, escaped, strings.Clone(in.RoomID), want)
 	c.l.srv.stats.Logins.Add(1)
 }
 
 func (c *conn) say(in *codec.Inbound) {
-	if !c.m.LoggedIn() {
+	if !c.member.LoggedIn() {
 		c.reply(codec.CodeNotLoggedIn, "log in first")
 		return
 	}
@@ -75,9 +76,9 @@ func (c *conn) say(in *codec.Inbound) {
 	content := unsafe.String(unsafe.SliceData(c.l.esc), len(c.l.esc))
 	var err error
 	if in.ToAll {
-		err = c.l.srv.hub.Say(c.m, content)
+		err = c.l.srv.hub.Say(&c.member, content)
 	} else {
-		err = c.l.srv.hub.Private(c.m, in.ToUID, content)
+		err = c.l.srv.hub.Private(&c.member, in.ToUID, content)
 	}
 	if cap(c.l.esc) > maxKeptBuf {
 		c.l.esc = nil
@@ -104,5 +105,5 @@ func (c *conn) reply(code, reason string) {
 	c.l.srv.stats.ErrorReplies.Add(1)
 	r := codec.Reply{Code: code, Reason: reason}
 	frame := codec.NewFrame(ws.OpText, codec.AppendReply(c.l.esc[:0], &r))
-	c.l.srv.hub.Send(c.m, frame)
+	c.l.srv.hub.Send(&c.member, frame)
 }

@@ -55,8 +55,8 @@ func (l *loop) keepAlive(c *conn, now int64) {
 		c.closeWith(ws.StatusGoingAway, "idle timeout")
 	case now-c.since >= interval:
 		c.since = now
-		if c.m != nil {
-			l.shard.Enqueue(c.m, codec.PingFrame)
+		if m := c.mem(); m != nil {
+			l.shard.Enqueue(m, codec.PingFrame)
 		} else {
 			_, _ = c.gc.Write(codec.PingFrame)
 		}
@@ -71,7 +71,7 @@ func (l *loop) keepAlive(c *conn, now int64) {
 // timer or field).
 func (l *loop) textPing(c *conn, prev, now int64) {
 	iv := int64(l.srv.cfg.TextPingInterval)
-	m := c.m
+	m := c.mem()
 	if iv <= 0 || m == nil || !m.LoggedIn() || m.Dialect() != codec.DialectCurrent {
 		return
 	}
