@@ -6,13 +6,17 @@ import (
 	"chatd/room"
 )
 
-// uidBlock is how many uid counters a node reserves at a time.
-const uidBlock = 1 << 16
+// defaultUIDBlock is how many uid counters a node reserves at a time
+// unless Config.UIDBlock says otherwise.
+const defaultUIDBlock = 1 << 16
 
 // uidBlocks hands out this node's uids from blocks of counters reserved
 // in the state bucket (uid.<node> holds the next free counter), so no
 // uid is handed out twice in the cluster's life, across restarts too.
 type uidBlocks struct {
+	// Immutable after Dial.
+	size uint64 // counters per block
+
 	// Guarded by mu.
 	mu         sync.Mutex
 	node       uint64
@@ -37,7 +41,7 @@ func (b *uidBlocks) take() (uint64, bool) {
 	}
 	uid := b.node<<room.NodeShift | b.next
 	b.next++
-	if b.end-b.next < uidBlock/2 && b.spare[1] == 0 {
+	if b.end-b.next < b.size/2 && b.spare[1] == 0 {
 		b.ask()
 	}
 	return uid, true
@@ -71,5 +75,5 @@ func (b *uidBlocks) available() bool {
 func (b *uidBlocks) prefetched() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.spare[1] != 0 || (b.next < b.end && b.end-b.next >= uidBlock/2)
+	return b.spare[1] != 0 || (b.next < b.end && b.end-b.next >= b.size/2)
 }

@@ -60,6 +60,10 @@ type Config struct {
 	RoomLogMax int64
 	// RoomLogAge is how long a room event is kept. Zero means 24h.
 	RoomLogAge time.Duration
+	// UIDBlock is how many uid counters the node reserves at a time (one
+	// round of requests to the uid stores each; a restart leaves the
+	// rest of the block unused). Zero means 65,536.
+	UIDBlock uint64
 	// Logger receives the node's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -75,6 +79,9 @@ func (c *Config) normalize() {
 	setDefault(&c.ReconnectWait, 250*time.Millisecond)
 	setDefault(&c.RoomLogMax, 10000)
 	setDefault(&c.RoomLogAge, 24*time.Hour)
+	if c.UIDBlock == 0 {
+		c.UIDBlock = defaultUIDBlock
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -148,6 +155,7 @@ func Dial(cfg Config) (*Node, error) {
 	n.pub.init(n)
 	n.work.init()
 	n.work.n = n
+	n.ids.size = cfg.UIDBlock
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name(cfg.Name),
 		nats.RetryOnFailedConnect(true),

@@ -269,7 +269,8 @@ func startTestNode(t *testing.T, st *memStore, id uint64, tweaks ...func(*Config
 	n.work.init()
 	n.work.n = n
 	n.live.init(n)
-	n.ids.add(id, 1, uidBlock)
+	n.ids.size = cfg.UIDBlock
+	n.ids.add(id, 1, 1+cfg.UIDBlock)
 	n.ids.askReserve = func() {}
 	loop := &testLoop{tasks: make(chan func(), 4096)}
 	hub := room.NewHub(room.Config{Loops: 1})

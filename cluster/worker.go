@@ -698,7 +698,7 @@ func (w *worker) doReserve() error {
 	var start uint64 = 1
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		if _, err = w.kv.Create(ctx, key, []byte(strconv.FormatUint(start+uidBlock, 10))); err != nil {
+		if _, err = w.kv.Create(ctx, key, []byte(strconv.FormatUint(start+n.ids.size, 10))); err != nil {
 			return err
 		}
 	case err != nil:
@@ -707,14 +707,14 @@ func (w *worker) doReserve() error {
 		if start, err = strconv.ParseUint(string(e.Value()), 10, 64); err != nil {
 			return err
 		}
-		if _, err = w.kv.Update(ctx, key, []byte(strconv.FormatUint(start+uidBlock, 10)), e.Revision()); err != nil {
+		if _, err = w.kv.Update(ctx, key, []byte(strconv.FormatUint(start+n.ids.size, 10)), e.Revision()); err != nil {
 			return err // someone else reserved meanwhile: retried
 		}
 	}
-	if start+uidBlock >= 1<<room.NodeShift {
+	if start+n.ids.size >= 1<<room.NodeShift {
 		n.log.Error("cluster: uid counters of this node are exhausted; use another node id", "node", n.id)
 		return nil
 	}
-	n.ids.add(n.id, start, start+uidBlock)
+	n.ids.add(n.id, start, start+n.ids.size)
 	return nil
 }

@@ -39,7 +39,7 @@ func (s *Server) startCluster() error {
 		URL: url, Node: cc.NodeID, Name: cc.NodeName, Prefix: cc.SubjectPrefix,
 		Heartbeat: cc.Heartbeat, NodeTTL: cc.NodeTTL, SyncTimeout: cc.SyncTimeout,
 		ReconnectWait: cc.ReconnectWait, AppendTimeout: cc.AppendTimeout, Replicas: cc.Replicas,
-		Memory: cc.LogMemory, RoomLogMax: cc.RoomLogMax, RoomLogAge: cc.RoomLogAge, Logger: s.log,
+		Memory: cc.LogMemory, RoomLogMax: cc.RoomLogMax, RoomLogAge: cc.RoomLogAge, UIDBlock: cc.UIDBlock, Logger: s.log,
 	})
 	if err == nil {
 		err = node.Start(s.hub)

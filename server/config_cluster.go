@@ -54,7 +54,15 @@ type ClusterConfig struct {
 	// ReconnectWait is the pause between NATS reconnection attempts. Zero
 	// means 250ms.
 	ReconnectWait time.Duration `koanf:"reconnect_wait"`
+	// UIDBlock is how many uid counters the node reserves at a time: one
+	// round of requests to NATS per block, off the login path; a restart
+	// leaves the rest of its block unused. Zero means 65,536.
+	UIDBlock uint64 `koanf:"uid_block"`
 }
+
+// maxUIDBlock is the largest uid block: 2^37 counters per node make at
+// least 128 blocks.
+const maxUIDBlock = 1 << 30
 
 // Enabled reports whether the node joins a cluster.
 func (c *ClusterConfig) Enabled() bool { return c.NATSURL != "" || c.NATSListen != "" }
@@ -70,6 +78,10 @@ func (c *ClusterConfig) normalize() error {
 	setDefault(&c.AppendTimeout, 5*time.Second)
 	setDefault(&c.RoomLogMax, 10000)
 	setDefault(&c.RoomLogAge, 24*time.Hour)
+	setDefault(&c.UIDBlock, 1<<16)
+	if c.UIDBlock > maxUIDBlock {
+		return fmt.Errorf("%w: cluster uid block %d is above %d", ErrConfig, c.UIDBlock, maxUIDBlock)
+	}
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("%w: cluster replicas %d must be 0..5", ErrConfig, c.Replicas)
 	}

@@ -26,4 +26,5 @@ func clusterFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.BoolVar(&c.LogMemory, "cluster-log-memory", false, "keep the rooms log in NATS memory, not on disk")
 	fs.Int64Var(&c.RoomLogMax, "cluster-room-log-max", 0, "events kept per room in the log (default 10000)")
 	fs.DurationVar(&c.RoomLogAge, "cluster-room-log-age", 0, "how long room events are kept in the log (default 24h)")
+	fs.Uint64Var(&c.UIDBlock, "cluster-uid-block", 0, "uid counters a node reserves at a time (default 65536)")
 }
