@@ -12,6 +12,8 @@
 //	                leader in sequence order with Nats-Sequence and
 //	                Nats-Last-Sequence (the previous sequence of the same
 //	                room): a gap is detected, never trusted away.
+//	chatd.uid.<node> a node's next free uid counter, in CHATD_ROOMS too
+//	                (one message per node, never expiring).
 //	chatd.n.<node>  a node's inbox (private messages); answers come back
 //	                on chatd.n.<node>.<from uid>.
 //	chatd.hb        heartbeats (node, boot): a node silent for NodeTTL,
@@ -20,8 +22,10 @@
 // KV bucket CHATD_STATE: room.<room> holds a room's latest checkpoint
 // (its list and kept says as of a log sequence, written every
 // checkpointEvery events by one node with members, picked per room by
-// rendezvous hashing); uid.<node> holds the next free uid counter of a
-// node, reserved in blocks, so uids are never reused.
+// rendezvous hashing). The next free uid counter of a node, reserved in
+// blocks, is kept twice, in KV bucket CHATD_UIDS (uid.<node>) and on
+// chatd.uid.<node> in CHATD_ROOMS, so that uids are never reused even
+// when one of them is deleted (uids.go).
 //
 // A node opening a room subscribes to its republished subject, reads the
 // checkpoint, then reads the log after it (JetStream message get, next by

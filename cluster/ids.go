@@ -11,8 +11,8 @@ import (
 const defaultUIDBlock = 1 << 16
 
 // uidBlocks hands out this node's uids from blocks of counters reserved
-// in the state bucket (uid.<node> holds the next free counter), so no
-// uid is handed out twice in the cluster's life, across restarts too.
+// in the uid stores (uids.go), so no uid is handed out twice in the
+// cluster's life, across restarts and deleted buckets too.
 type uidBlocks struct {
 	// Immutable after Dial.
 	size uint64 // counters per block
@@ -22,7 +22,8 @@ type uidBlocks struct {
 	node       uint64
 	next, end  uint64 // the current block: counters [next, end)
 	spare      [2]uint64
-	asked      bool // a reservation is under way
+	high       uint64 // the end of the highest block this process reserved: its floor for every later one
+	asked      bool   // a reservation is under way
 	askReserve func()
 }
 
@@ -59,11 +60,20 @@ func (b *uidBlocks) add(node, start, end uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.node, b.asked = node, false
+	b.high = max(b.high, end)
 	if b.next >= b.end {
 		b.next, b.end = start, end
 		return
 	}
 	b.spare = [2]uint64{start, end}
+}
+
+// floor returns the end of the highest block this process reserved (0
+// if none): whatever the stores say, no later block starts below it.
+func (b *uidBlocks) floor() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.high
 }
 
 func (b *uidBlocks) available() bool {

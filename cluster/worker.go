@@ -34,6 +34,7 @@ const (
 	taskEnsure
 	taskReserve
 	taskProbe
+	taskUIDs
 )
 
 type task struct {
@@ -75,7 +76,7 @@ type worker struct {
 	probing atomic.Bool // a probe is queued or running (probe)
 
 	// Owned by the control goroutine.
-	kv      jetstream.KeyValue         // the state bucket (uid blocks)
+	uids    *uidStore                  // where uid counters are reserved (nil before the first ensure)
 	openLog func() (*openedLog, error) // tests: what ensure opens (nil: openJS)
 	epoch   string                     // the epoch of the stream we read
 	ready   bool                       // the store was set once
@@ -276,6 +277,8 @@ func (w *worker) do(t task) error {
 		return w.doReserve()
 	case taskProbe:
 		return w.doProbe()
+	case taskUIDs:
+		return w.doUIDs()
 	}
 	st := w.storeNow()
 	if t.kind == taskUnsubscribe {
@@ -464,11 +467,11 @@ func (f *feed) isClosed() bool {
 	return f.closed
 }
 
-// openedLog is what ensuring the log found: the node's store, the state
-// bucket and the log's epoch.
+// openedLog is what ensuring the log found: the node's store, the uid
+// stores and the log's epoch.
 type openedLog struct {
 	st       logStore
-	kv       jetstream.KeyValue
+	uids     *uidStore // nil: tests' own log
 	epoch    string
 	replicas int
 }
@@ -494,7 +497,7 @@ func (w *worker) doEnsure() error {
 	defer w.epochMu.Unlock()
 	first := !w.ready
 	w.ready = true
-	w.kv = o.kv
+	w.uids = o.uids
 	w.setStore(o.st)
 	// The log's epoch names this incarnation of the stream: the same on
 	// every node and across NATS restarts, new only when the stream is
@@ -511,6 +514,9 @@ func (w *worker) doEnsure() error {
 	}
 	if !n.ids.available() {
 		w.reserve()
+	}
+	if o.uids != nil {
+		w.push(task{kind: taskUIDs}) // after the reservation: the node serves sooner
 	}
 	return nil
 }
@@ -530,54 +536,77 @@ func (w *worker) openJS() (*openedLog, error) {
 	replicas, storage := n.replicas(), n.storage()
 	cfg := jetstream.StreamConfig{
 		Name:              n.stream,
-		Subjects:          []string{n.cfg.Prefix + ".r.>"},
+		Subjects:          []string{n.cfg.Prefix + ".r.>", n.uidRecord() + "*"},
 		Storage:           storage,
 		Replicas:          replicas,
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
 		MaxMsgsPerSubject: n.cfg.RoomLogMax,
 		MaxAge:            n.cfg.RoomLogAge,
-		Duplicates:        2 * time.Minute,
-		AllowDirect:       false, // reads go to the leader (see jsStore.read)
+		Duplicates:        min(2*time.Minute, n.cfg.RoomLogAge), // NATS refuses a window past MaxAge
+		AllowDirect:       false,                                // reads go to the leader (see jsStore.read)
 		RePublish:         &jetstream.RePublish{Source: n.cfg.Prefix + ".r.>", Destination: n.cfg.Prefix + ".o.>"},
+		// The nodes' uid records (uids.go): one per node (roll-up), kept
+		// past MaxAge (a per-message TTL of "never").
+		AllowMsgTTL: true,
+		AllowRollup: true,
 	}
 	s, err := w.ensureStream(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	// The bucket is created once and then only looked up: updating it
-	// (and the stream) at every reconnection raced inside nats-server
-	// 2.12.1 (account reservation against a stream update).
-	kv, err := n.js.KeyValue(ctx, n.stateBucket())
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = n.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: n.stateBucket(), History: 1, Storage: storage, Replicas: replicas,
-			TTL: n.cfg.RoomLogAge, // checkpoints go with the events they sum up
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = n.js.KeyValue(ctx, n.stateBucket())
-		}
-	}
+	kv, err := w.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket: n.stateBucket(), History: 1, Storage: storage, Replicas: replicas,
+		TTL: n.cfg.RoomLogAge, // checkpoints go with the events they sum up
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &openedLog{st: &jsStore{n: n, stream: s, kv: kv}, kv: kv, epoch: s.CachedInfo().Config.Metadata[epochKey], replicas: replicas}, nil
+	ukv, err := w.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket: n.uidBucket(), History: 1, Storage: storage, Replicas: replicas, // no TTL: uids are never reused
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &openedLog{
+		st: &jsStore{n: n, stream: s, kv: kv}, uids: &uidStore{n: n, kv: ukv, legacy: kv, stream: s},
+		epoch: s.CachedInfo().Config.Metadata[epochKey], replicas: replicas,
+	}, nil
+}
+
+// ensureBucket looks bucket cfg up, or creates it if it is missing. A
+// bucket is created once and then only looked up: updating it (and the
+// stream) at every reconnection raced inside nats-server 2.12.1 (account
+// reservation against a stream update).
+func (w *worker) ensureBucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	js := w.n.js
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, cfg.Bucket)
+		}
+	}
+	return kv, err
 }
 
 // epochKey is the stream metadata key of the log's epoch.
 const epochKey = "chatd_epoch"
 
-// doProbe asks for the rooms' stream. An operator may delete it while the
+// doProbe asks for the rooms' stream and the buckets. An operator may
+// delete the stream while the
 // node is connected (to wipe the history, say), and nothing else notices
 // before an append waits out its timeout: /readyz said 200 for as long as
 // the chat was idle, and no node created the stream again until NATS
 // reconnected. A stream not found makes the node not ready at once and is
 // created again (doEnsure: a new epoch, the rooms start over with their
 // members, as after a lost log); a stream of another epoch (created again
-// by another node) is taken up the same way. Other errors are the
-// connection's, for the reconnect path. A failed ensure is retried.
+// by another node) is taken up the same way. A bucket not found is
+// created again the same way (the node stays ready: it holds its uid
+// block, and checkpoints wait). Other errors are the connection's, for
+// the reconnect path. A failed ensure is retried.
 func (w *worker) doProbe() error {
-	if w.ready && w.openLog == nil && w.streamStale() { // (tests' own log: openLog)
+	if w.ready && w.openLog == nil && (w.streamStale() || w.bucketGone()) { // (tests' own log: openLog)
 		if err := w.doEnsure(); err != nil {
 			return err // retried: still probing
 		}
@@ -604,6 +633,24 @@ func (w *worker) streamStale() bool {
 	case err == nil && s.CachedInfo().Config.Metadata[epochKey] != w.epoch:
 		n.ready.Store(false)
 		return true
+	}
+	return false
+}
+
+// bucketGone reports whether the state or the uid bucket is gone (an
+// operator deleted it): ensuring creates it again, and the uid counters
+// are copied into it (doUIDs). An error of the request is the
+// connection's: false.
+func (w *worker) bucketGone() bool {
+	n := w.n
+	for _, b := range []string{n.stateBucket(), n.uidBucket()} {
+		ctx, cancel := n.ctx()
+		_, err := n.js.KeyValue(ctx, b)
+		cancel()
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			n.log.Warn("cluster: a bucket is gone; creating it again", "bucket", b)
+			return true
+		}
 	}
 	return false
 }
@@ -648,7 +695,8 @@ func sameStream(have, want *jetstream.StreamConfig) bool {
 		have.Storage == want.Storage && have.Replicas == want.Replicas && have.Retention == want.Retention &&
 		have.Discard == want.Discard && have.MaxMsgsPerSubject == want.MaxMsgsPerSubject &&
 		have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates && have.AllowDirect == want.AllowDirect &&
-		have.RePublish != nil && want.RePublish != nil && *have.RePublish == *want.RePublish
+		have.RePublish != nil && want.RePublish != nil && *have.RePublish == *want.RePublish &&
+		have.AllowMsgTTL == want.AllowMsgTTL && have.AllowRollup == want.AllowRollup
 }
 
 func newEpoch() string { return strconv.FormatUint(newBoot(), 36) }
@@ -680,41 +728,4 @@ func (n *Node) replicas() int {
 		return 3
 	}
 	return 1
-}
-
-// doReserve reserves the next block of uid counters of this node.
-func (w *worker) doReserve() error {
-	n := w.n
-	if w.kv == nil {
-		return errNotReady
-	}
-	if n.ids.prefetched() {
-		return nil
-	}
-	ctx, cancel := n.ctx()
-	defer cancel()
-	key := "uid." + strconv.FormatUint(n.id, 10)
-	e, err := w.kv.Get(ctx, key)
-	var start uint64 = 1
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		if _, err = w.kv.Create(ctx, key, []byte(strconv.FormatUint(start+n.ids.size, 10))); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	default:
-		if start, err = strconv.ParseUint(string(e.Value()), 10, 64); err != nil {
-			return err
-		}
-		if _, err = w.kv.Update(ctx, key, []byte(strconv.FormatUint(start+n.ids.size, 10)), e.Revision()); err != nil {
-			return err // someone else reserved meanwhile: retried
-		}
-	}
-	if start+n.ids.size >= 1<<room.NodeShift {
-		n.log.Error("cluster: uid counters of this node are exhausted; use another node id", "node", n.id)
-		return nil
-	}
-	n.ids.add(n.id, start, start+n.ids.size)
-	return nil
 }

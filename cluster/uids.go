@@ -1,0 +1,297 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"chatd/room"
+)
+
+// Where a node's uid counter lives. uids are never reused, so the next
+// free counter of a node must survive whatever an operator deletes in
+// NATS. It is kept twice, in two places that are deleted for different
+// reasons, and a node also remembers the highest block it reserved
+// (uidBlocks.high):
+//
+//   - the uid bucket (CHATD_UIDS, key uid.<node>): no TTL, compare-and-set;
+//   - a record in the rooms' stream (subject <prefix>.uid.<node>, one
+//     message per node by roll-up, with a per-message TTL of "never", so
+//     room_log_age does not expire it).
+//
+// A reservation reads both (and the key older chatd kept in the state
+// bucket, whose TTL is room_log_age), starts above the highest of them
+// and of the node's own floor, and writes the end to both before the
+// block is used; an error other than "not found" fails the reservation
+// (retried), it is never taken for a missing counter. Whenever a node
+// ensures the stream and buckets (start, reconnect, a deleted stream or
+// bucket found by the probe) it writes its floor to both again and copies
+// every node's counter that one store lacks from the other: a store
+// created anew is filled from the one that survived.
+//
+// Why not the alternatives: the node's memory alone forgets at a restart;
+// the state bucket alone expires (TTL) and is deleted to reset
+// checkpoints; seeding from the uids in the rooms' join events would scan
+// the log, which expires too; a time-based counter needs a clock the
+// nodes do not share. What is not covered: both stores lost while a node
+// is down (NATS's whole storage, or an operator deleting the stream and
+// the uid bucket between two starts of any node) looks the same as a
+// node id never used; docs/cluster.md says what to do then.
+
+// uidRecord is the stream subject prefix of the nodes' uid records.
+func (n *Node) uidRecord() string { return n.cfg.Prefix + ".uid." }
+
+// uidBucket is the KV bucket of the nodes' uid counters.
+func (n *Node) uidBucket() string { return strings.TrimSuffix(n.stream, "_ROOMS") + "_UIDS" }
+
+func uidKey(node uint64) string { return "uid." + strconv.FormatUint(node, 10) }
+
+// uidStore reads and writes uid counters in NATS: the uid bucket, the
+// rooms' stream and (read only) the state bucket of older chatd. Used by
+// the worker's control goroutine only.
+type uidStore struct {
+	n      *Node
+	kv     jetstream.KeyValue // the uid bucket
+	legacy jetstream.KeyValue // the state bucket
+	stream jetstream.Stream   // the rooms' stream
+}
+
+// uidFloor is what the stores hold for one node: each value is the next
+// free counter (0: none).
+type uidFloor struct {
+	kv, rev uint64 // the uid bucket's value and revision
+	rec     uint64 // the stream's record
+	legacy  uint64 // the state bucket's value
+}
+
+func (f uidFloor) max() uint64 { return max(f.kv, f.rec, f.legacy) }
+
+// read returns node's counters in every store.
+func (u *uidStore) read(ctx context.Context, node uint64) (uidFloor, error) {
+	var f uidFloor
+	e, err := u.kv.Get(ctx, uidKey(node))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return f, fmt.Errorf("uid bucket: %w", err)
+	default:
+		if f.kv, err = parseCounter(e.Value()); err != nil {
+			return f, err
+		}
+		f.rev = e.Revision()
+	}
+	if f.rec, err = u.record(ctx, node); err != nil {
+		return f, err
+	}
+	e, err = u.legacy.Get(ctx, uidKey(node))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return f, fmt.Errorf("state bucket: %w", err)
+	default:
+		if f.legacy, err = parseCounter(e.Value()); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// record returns node's counter in the stream (0: no record).
+func (u *uidStore) record(ctx context.Context, node uint64) (uint64, error) {
+	m, err := u.stream.GetLastMsgForSubject(ctx, u.n.uidRecord()+strconv.FormatUint(node, 10))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("uid record: %w", err)
+	}
+	return parseCounter(m.Data)
+}
+
+func parseCounter(b []byte) (uint64, error) {
+	v, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q", errBadCounter, b)
+	}
+	return v, nil
+}
+
+var errBadCounter = errors.New("cluster: bad uid counter")
+
+// write sets node's counter to end in both stores, the stream's record
+// first, then the bucket's key (compare-and-set against f, as read): a
+// conflict fails the write, and the retry reads again.
+func (u *uidStore) write(ctx context.Context, node, end uint64, f uidFloor) error {
+	if f.rec < end {
+		if err := u.putRecord(ctx, node, end, nil); err != nil {
+			return err
+		}
+	}
+	if f.kv >= end {
+		return nil
+	}
+	val := []byte(strconv.FormatUint(end, 10))
+	var err error
+	if f.rev == 0 {
+		_, err = u.kv.Create(ctx, uidKey(node), val)
+	} else {
+		_, err = u.kv.Update(ctx, uidKey(node), val, f.rev)
+	}
+	if err != nil {
+		return fmt.Errorf("uid bucket: %w", err)
+	}
+	return nil
+}
+
+// putRecord writes node's record: it never expires, and replaces the
+// node's earlier ones (roll-up). With opts (the expected last sequence
+// of the subject) it is written only if the record is still as read.
+func (u *uidStore) putRecord(ctx context.Context, node, end uint64, opts []jetstream.PublishOpt) error {
+	m := nats.NewMsg(u.n.uidRecord() + strconv.FormatUint(node, 10))
+	m.Data = strconv.AppendUint(nil, end, 10)
+	m.Header.Set(jetstream.MsgTTLHeader, "never")
+	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	if _, err := u.n.js.PublishMsg(ctx, m, opts...); err != nil {
+		return fmt.Errorf("uid record: %w", err)
+	}
+	return nil
+}
+
+// mirror copies every node's counter that one store lacks from the other
+// (a store deleted and created again starts empty), without ever lowering
+// one: a key is created only if absent, a record written only if the
+// subject still has none.
+func (u *uidStore) mirror(ctx context.Context) error {
+	// A handle of its own: Info rewrites the handle's cached info, which
+	// the room workers read concurrently (their gets on u.stream).
+	s, err := u.n.js.Stream(ctx, u.n.stream)
+	if err != nil {
+		return fmt.Errorf("uid records: %w", err)
+	}
+	recs, err := s.Info(ctx, jetstream.WithSubjectFilter(u.n.uidRecord()+"*"))
+	if err != nil {
+		return fmt.Errorf("uid records: %w", err)
+	}
+	keys, err := u.keys(ctx)
+	if err != nil {
+		return err
+	}
+	for subj := range recs.State.Subjects {
+		node, err := strconv.ParseUint(strings.TrimPrefix(subj, u.n.uidRecord()), 10, 64)
+		if err != nil || keys[node] {
+			continue
+		}
+		v, err := u.record(ctx, node)
+		if err != nil {
+			return err
+		}
+		_, err = u.kv.Create(ctx, uidKey(node), []byte(strconv.FormatUint(v, 10)))
+		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("uid bucket: %w", err)
+		}
+	}
+	for node := range keys {
+		if recs.State.Subjects[u.n.uidRecord()+strconv.FormatUint(node, 10)] > 0 {
+			continue
+		}
+		e, err := u.kv.Get(ctx, uidKey(node))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // purged meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("uid bucket: %w", err)
+		}
+		v, err := parseCounter(e.Value())
+		if err != nil {
+			return err
+		}
+		err = u.putRecord(ctx, node, v, []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(0)})
+		var apiErr *jetstream.APIError
+		if err != nil && !(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
+			return err
+		}
+	}
+	return nil
+}
+
+// keys returns the node ids with a key in the uid bucket (a purged key
+// too: its marker is the subject's last message; mirror reads it).
+func (u *uidStore) keys(ctx context.Context) (map[uint64]bool, error) {
+	s, err := u.n.js.Stream(ctx, "KV_"+u.kv.Bucket())
+	if err != nil {
+		return nil, fmt.Errorf("uid bucket: %w", err)
+	}
+	prefix := "$KV." + u.kv.Bucket() + ".uid."
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(prefix+"*"))
+	if err != nil {
+		return nil, fmt.Errorf("uid bucket: %w", err)
+	}
+	keys := make(map[uint64]bool, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		if node, err := strconv.ParseUint(strings.TrimPrefix(subj, prefix), 10, 64); err == nil {
+			keys[node] = true
+		}
+	}
+	return keys, nil
+}
+
+// doReserve reserves the next block of uid counters of this node: above
+// every store's counter and the highest block this process reserved.
+func (w *worker) doReserve() error {
+	n := w.n
+	if w.uids == nil {
+		return errNotReady
+	}
+	if n.ids.prefetched() {
+		return nil
+	}
+	ctx, cancel := n.ctx()
+	defer cancel()
+	f, err := w.uids.read(ctx, n.id)
+	if err != nil {
+		return err
+	}
+	start := max(1, f.max(), n.ids.floor())
+	end := start + n.ids.size
+	if end >= 1<<room.NodeShift {
+		n.log.Error("cluster: uid counters of this node are exhausted; use another node id", "node", n.id)
+		return nil
+	}
+	if err := w.uids.write(ctx, n.id, end, f); err != nil {
+		return err // someone else reserved meanwhile, or NATS failed: retried
+	}
+	n.ids.add(n.id, start, end)
+	return nil
+}
+
+// doUIDs runs after every ensure: it copies the counters one store lacks
+// from the other, and writes this node's floor to both again (a store
+// created anew while the node ran knows nothing of its blocks).
+func (w *worker) doUIDs() error {
+	n := w.n
+	if w.uids == nil {
+		return errNotReady
+	}
+	ctx, cancel := n.ctx()
+	defer cancel()
+	if err := w.uids.mirror(ctx); err != nil {
+		return err
+	}
+	high := n.ids.floor()
+	if high == 0 {
+		return nil
+	}
+	f, err := w.uids.read(ctx, n.id)
+	if err != nil {
+		return err
+	}
+	if f.kv >= high && f.rec >= high {
+		return nil
+	}
+	return w.uids.write(ctx, n.id, max(high, f.max()), f)
+}
