@@ -20,7 +20,7 @@ type Config struct {
 	// WebListen is the address of the web page. Zero means ":55151";
 	// "off" disables the page.
 	WebListen string `koanf:"web_listen"`
-	// Loops is the number of gnet event loops. Zero means runtime.NumCPU().
+	// Loops is the number of gnet event loops. Zero means DefaultLoops().
 	Loops int `koanf:"loops"`
 	// ReusePort lets several processes share Listen (SO_REUSEPORT).
 	ReusePort bool `koanf:"reuse_port"`
@@ -198,13 +198,29 @@ type Config struct {
 	Logger *slog.Logger `koanf:"-"`
 }
 
+// DefaultLoops is the number of event loops when the configuration names
+// none: one per CPU but one, at least one. A loop's time goes mostly to
+// write(2), and the process needs CPU besides its loops: the GC's workers
+// (a quarter of the CPUs while it marks), the NATS client and, on node 1
+// of a cluster, the embedded NATS server, the web page, the accept
+// goroutine, the kernel's network work. And every room's members are
+// spread over the loops, each writing its share: with more loops each
+// write carries fewer of a big room's messages. On 2 CPUs (shared with
+// the load generator) one loop beat two in nearly every scenario of make
+// bench, closed and open loop, with less server CPU per delivery: room of
+// 5,000, 737-815k against 608-756k deliveries/s at p99 268-302 ms
+// against 889-1,208 ms; room of 1,000, window 1, 318-693k against
+// 311-401k at p99 33-95 ms against 100-145 ms; it tied the room of 100
+// and the reconnect storm (bench/results/2026-12-04/perf-notes.md).
+func DefaultLoops() int { return max(1, runtime.NumCPU()-1) }
+
 // Normalize fills in the defaults of zero fields and validates cfg.
 func (c *Config) Normalize() error {
 	setDefault(&c.Listen, ":7272")
 	setDefault(&c.WebListen, ":55151")
 	setDefault(&c.DefaultRoom, "1")
 	if c.Loops <= 0 {
-		c.Loops = runtime.NumCPU()
+		c.Loops = DefaultLoops()
 	}
 	setDefault(&c.EchoMaxMessage, 16<<20)
 	setDefault(&c.MaxMessage, 64<<10)

@@ -47,8 +47,9 @@ type Spec struct {
 	// mixed scenario is chatd's (see SkipsTarget).
 	Mixed bool `json:"mixed"`
 	// ChatdLoops runs chatd with -loops ChatdLoops (0: its default, one
-	// loop per CPU); the baselines run as always. With 1, chatd has the
-	// nbio baseline's number of I/O threads (one poller).
+	// loop per CPU but one); the baselines run as always. The -loops2
+	// scenarios run two loops, one per CPU here: the default until
+	// 2026-12-04, kept to show what more loops cost a big room.
 	ChatdLoops int `json:"chatd_loops"`
 }
 

@@ -19,7 +19,7 @@ var peerTargets = []struct {
 // cpuTarget: deliveries per server CPU-second in the latency-bound room of 1,000.
 const (
 	cpuTargetLabel  = "broadcast-1000-w1/closed"
-	cpuTargetLoops1 = "broadcast-1000-w1-loops1/closed" // the same, chatd on one loop
+	cpuTargetLoops2 = "broadcast-1000-w1-loops2/closed" // the same, chatd on two loops
 	cpuTarget       = 1e6
 )
 
@@ -61,7 +61,7 @@ func targets(rs []load.Result) string {
 			fmt.Fprintf(&b, "| %s | %.2f× (%s vs %s/s), p99 %.2f vs %.2f ms | %s |\n",
 				what, ratio, num(r.DeliveriesPerSec), num(base.DeliveriesPerSec), r.Latency.P99, base.Latency.P99, yes(held))
 		}
-		if r.Label == cpuTargetLabel || r.Label == cpuTargetLoops1 {
+		if r.Label == cpuTargetLabel || r.Label == cpuTargetLoops2 {
 			if r.CPUPerDeliv <= 0 {
 				continue
 			}

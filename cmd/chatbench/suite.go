@@ -63,8 +63,8 @@ func suites(size string) []load.Spec {
 			// nbio baseline's one poller. chatd's default, one loop per CPU,
 			// splits a room's writes into one half per loop, and each half
 			// carries fewer messages per write(2) (bench/README.md).
-			{Scenario: "broadcast", Name: "broadcast-1000-loops1", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 4, OpenRate: 100, Duration: 5 * sec, ChatdLoops: 1},
-			{Scenario: "broadcast", Name: "broadcast-1000-w1-loops1", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 1, Duration: 5 * sec, ChatdLoops: 1},
+			{Scenario: "broadcast", Name: "broadcast-1000-loops2", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 4, OpenRate: 100, Duration: 5 * sec, ChatdLoops: 2},
+			{Scenario: "broadcast", Name: "broadcast-1000-w1-loops2", Conns: 1000, RoomSize: 1000, Rate: 2000, Senders: 10, Window: 1, Duration: 5 * sec, ChatdLoops: 2},
 			// broadcast-1000 in a room whose members alternate between the
 			// two workerman-chat dialects: each message is framed twice.
 			// chatd only (the baselines speak one dialect).

@@ -95,7 +95,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 func chatFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.StringVar(&cfg.Listen, "listen", "", `chat WebSocket listen address (default ":7272")`)
 	fs.StringVar(&cfg.WebListen, "web-listen", "", `web page listen address, "off" to disable (default ":55151")`)
-	fs.IntVar(&cfg.Loops, "loops", 0, "event loops (default one per CPU)")
+	fs.IntVar(&cfg.Loops, "loops", 0, "event loops (default one per CPU but one, at least one)")
 	fs.BoolVar(&cfg.ReusePort, "reuseport", false, "listen with SO_REUSEPORT (several processes on one port)")
 	fs.BoolVar(&cfg.Echo, "echo", false, "serve /echo, echoing every message (conformance testing)")
 	fs.IntVar(&cfg.EchoMaxMessage, "echo-max-message", 0, "largest /echo message in bytes (default 16 MiB)")
