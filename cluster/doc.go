@@ -12,8 +12,8 @@
 //	                leader in sequence order with Nats-Sequence and
 //	                Nats-Last-Sequence (the previous sequence of the same
 //	                room): a gap is detected, never trusted away.
-//	chatd.uid.<node> a node's next free uid counter, in CHATD_ROOMS too
-//	                (one message per node, never expiring).
+//	chatd.uid.<node> a node's next free uid counter: the subjects of the
+//	                stream CHATD_UID_FLOORS (the last message of each kept).
 //	chatd.n.<node>  a node's inbox (private messages); answers come back
 //	                on chatd.n.<node>.<from uid>.
 //	chatd.hb        heartbeats (node, boot): a node silent for NodeTTL,
@@ -24,8 +24,8 @@
 // checkpointEvery events by one node with members, picked per room by
 // rendezvous hashing). The next free uid counter of a node, reserved in
 // blocks, is kept twice, in KV bucket CHATD_UIDS (uid.<node>) and on
-// chatd.uid.<node> in CHATD_ROOMS, so that uids are never reused even
-// when one of them is deleted (uids.go).
+// chatd.uid.<node>, so that uids are never reused even when one of them
+// is deleted (uids.go).
 //
 // A node opening a room subscribes to its republished subject, reads the
 // checkpoint, then reads the log after it (JetStream message get, next by

@@ -140,7 +140,8 @@ func (l *liveness) take() []room.Owner {
 }
 
 // probeEvery is how often a connected node checks that the rooms'
-// stream exists (worker.doProbe): one stream info request per node.
+// stream, its buckets and the uid floors exist (worker.doProbe): four
+// info requests per node.
 func probeEvery(sync time.Duration) time.Duration { return 2 * sync }
 
 // runControl turns connection changes into a resync of every room, sends

@@ -15,36 +15,43 @@ import (
 
 // Where a node's uid counter lives. uids are never reused, so the next
 // free counter of a node must survive whatever an operator deletes in
-// NATS. It is kept twice, in two places that are deleted for different
-// reasons, and a node also remembers the highest block it reserved
-// (uidBlocks.high):
+// NATS. It is kept twice, in two places of their own (neither has a TTL,
+// nothing else is kept there), and a node also remembers the highest
+// block it reserved since it started (uidBlocks.high):
 //
-//   - the uid bucket (CHATD_UIDS, key uid.<node>): no TTL, compare-and-set;
-//   - a record in the rooms' stream (subject <prefix>.uid.<node>, one
-//     message per node by roll-up, with a per-message TTL of "never", so
-//     room_log_age does not expire it).
+//   - the uid bucket (CHATD_UIDS, key uid.<node>): compare-and-set;
+//   - the uid floors stream (CHATD_UID_FLOORS, subject <prefix>.uid.<node>,
+//     one message per subject).
 //
 // A reservation reads both (and the key older chatd kept in the state
 // bucket, whose TTL is room_log_age), starts above the highest of them
 // and of the node's own floor, and writes the end to both before the
 // block is used; an error other than "not found" fails the reservation
 // (retried), it is never taken for a missing counter. Whenever a node
-// ensures the stream and buckets (start, reconnect, a deleted stream or
-// bucket found by the probe) it writes its floor to both again and copies
-// every node's counter that one store lacks from the other: a store
-// created anew is filled from the one that survived.
+// ensures the streams and buckets (start, reconnect, one found deleted by
+// the probe) it writes its floor to both again and copies every node's
+// counter that one store lacks from the other: a store created anew is
+// filled from the one that survived.
 //
 // Why not the alternatives: the node's memory alone forgets at a restart;
-// the state bucket alone expires (TTL) and is deleted to reset
-// checkpoints; seeding from the uids in the rooms' join events would scan
-// the log, which expires too; a time-based counter needs a clock the
-// nodes do not share. What is not covered: both stores lost while a node
-// is down (NATS's whole storage, or an operator deleting the stream and
-// the uid bucket between two starts of any node) looks the same as a
-// node id never used; docs/cluster.md says what to do then.
+// the state bucket expires (TTL room_log_age: a node reserving nothing
+// for a day lost its counter) and is deleted to reset checkpoints; a
+// record in the rooms' stream goes when the history is wiped, expires
+// with room_log_age unless its stream allows per-message TTLs, and that
+// change to the rooms' stream cannot be undone (older nodes could not
+// ensure it during a rolling upgrade: measured); seeding from the uids in
+// the rooms' join events would scan the log, which expires too; a
+// counter from the clock needs a clock the nodes do not share. What is
+// not covered: both stores lost while a node is down (NATS's whole
+// storage, or an operator deleting both between two starts of any node)
+// looks the same as a node id never used; docs/cluster.md says what to
+// do then.
 
-// uidRecord is the stream subject prefix of the nodes' uid records.
+// uidRecord is the subject prefix of the nodes' uid records.
 func (n *Node) uidRecord() string { return n.cfg.Prefix + ".uid." }
+
+// uidFloors is the stream of the nodes' uid records.
+func (n *Node) uidFloors() string { return strings.TrimSuffix(n.stream, "_ROOMS") + "_UID_FLOORS" }
 
 // uidBucket is the KV bucket of the nodes' uid counters.
 func (n *Node) uidBucket() string { return strings.TrimSuffix(n.stream, "_ROOMS") + "_UIDS" }
@@ -52,13 +59,13 @@ func (n *Node) uidBucket() string { return strings.TrimSuffix(n.stream, "_ROOMS"
 func uidKey(node uint64) string { return "uid." + strconv.FormatUint(node, 10) }
 
 // uidStore reads and writes uid counters in NATS: the uid bucket, the
-// rooms' stream and (read only) the state bucket of older chatd. Used by
-// the worker's control goroutine only.
+// uid floors stream and (read only) the state bucket of older chatd. Used
+// by the worker's control goroutine only.
 type uidStore struct {
 	n      *Node
 	kv     jetstream.KeyValue // the uid bucket
 	legacy jetstream.KeyValue // the state bucket
-	stream jetstream.Stream   // the rooms' stream
+	stream jetstream.Stream   // the uid floors stream
 }
 
 // uidFloor is what the stores hold for one node: each value is the next
@@ -148,14 +155,12 @@ func (u *uidStore) write(ctx context.Context, node, end uint64, f uidFloor) erro
 	return nil
 }
 
-// putRecord writes node's record: it never expires, and replaces the
-// node's earlier ones (roll-up). With opts (the expected last sequence
+// putRecord writes node's record (the stream keeps the last one of each
+// subject). With opts (the expected last sequence
 // of the subject) it is written only if the record is still as read.
 func (u *uidStore) putRecord(ctx context.Context, node, end uint64, opts []jetstream.PublishOpt) error {
 	m := nats.NewMsg(u.n.uidRecord() + strconv.FormatUint(node, 10))
 	m.Data = strconv.AppendUint(nil, end, 10)
-	m.Header.Set(jetstream.MsgTTLHeader, "never")
-	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
 	if _, err := u.n.js.PublishMsg(ctx, m, opts...); err != nil {
 		return fmt.Errorf("uid record: %w", err)
 	}
@@ -165,79 +170,101 @@ func (u *uidStore) putRecord(ctx context.Context, node, end uint64, opts []jetst
 // mirror copies every node's counter that one store lacks from the other
 // (a store deleted and created again starts empty), without ever lowering
 // one: a key is created only if absent, a record written only if the
-// subject still has none.
-func (u *uidStore) mirror(ctx context.Context) error {
-	// A handle of its own: Info rewrites the handle's cached info, which
-	// the room workers read concurrently (their gets on u.stream).
-	s, err := u.n.js.Stream(ctx, u.n.stream)
-	if err != nil {
-		return fmt.Errorf("uid records: %w", err)
-	}
-	recs, err := s.Info(ctx, jetstream.WithSubjectFilter(u.n.uidRecord()+"*"))
-	if err != nil {
-		return fmt.Errorf("uid records: %w", err)
-	}
-	keys, err := u.keys(ctx)
+// subject still has none. Each request has its own bound: a cluster's
+// life may have seen many node ids.
+func (u *uidStore) mirror() error {
+	recs, keys, err := u.listings()
 	if err != nil {
 		return err
 	}
-	for subj := range recs.State.Subjects {
-		node, err := strconv.ParseUint(strings.TrimPrefix(subj, u.n.uidRecord()), 10, 64)
-		if err != nil || keys[node] {
-			continue
-		}
-		v, err := u.record(ctx, node)
-		if err != nil {
-			return err
-		}
-		_, err = u.kv.Create(ctx, uidKey(node), []byte(strconv.FormatUint(v, 10)))
-		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-			return fmt.Errorf("uid bucket: %w", err)
+	for node := range recs {
+		if !keys[node] {
+			if err := u.copyToBucket(node); err != nil {
+				return err
+			}
 		}
 	}
 	for node := range keys {
-		if recs.State.Subjects[u.n.uidRecord()+strconv.FormatUint(node, 10)] > 0 {
-			continue
-		}
-		e, err := u.kv.Get(ctx, uidKey(node))
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // purged meanwhile
-		}
-		if err != nil {
-			return fmt.Errorf("uid bucket: %w", err)
-		}
-		v, err := parseCounter(e.Value())
-		if err != nil {
-			return err
-		}
-		err = u.putRecord(ctx, node, v, []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(0)})
-		var apiErr *jetstream.APIError
-		if err != nil && !(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
-			return err
+		if !recs[node] {
+			if err := u.copyToStream(node); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// keys returns the node ids with a key in the uid bucket (a purged key
-// too: its marker is the subject's last message; mirror reads it).
-func (u *uidStore) keys(ctx context.Context) (map[uint64]bool, error) {
-	s, err := u.n.js.Stream(ctx, "KV_"+u.kv.Bucket())
-	if err != nil {
-		return nil, fmt.Errorf("uid bucket: %w", err)
+// listings returns the node ids with a record in the stream and with a
+// key in the uid bucket (a purged key too: its marker is the subject's
+// last message).
+func (u *uidStore) listings() (recs, keys map[uint64]bool, err error) {
+	ctx, cancel := u.n.ctx()
+	defer cancel()
+	if recs, err = u.subjects(ctx, u.n.uidFloors(), u.n.uidRecord()); err != nil {
+		return nil, nil, fmt.Errorf("uid records: %w", err)
 	}
-	prefix := "$KV." + u.kv.Bucket() + ".uid."
+	if keys, err = u.subjects(ctx, "KV_"+u.kv.Bucket(), "$KV."+u.kv.Bucket()+".uid."); err != nil {
+		return nil, nil, fmt.Errorf("uid bucket: %w", err)
+	}
+	return recs, keys, nil
+}
+
+// subjects returns the node ids of stream's subjects prefix<node>.
+func (u *uidStore) subjects(ctx context.Context, stream, prefix string) (map[uint64]bool, error) {
+	s, err := u.n.js.Stream(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
 	info, err := s.Info(ctx, jetstream.WithSubjectFilter(prefix+"*"))
 	if err != nil {
-		return nil, fmt.Errorf("uid bucket: %w", err)
+		return nil, err
 	}
-	keys := make(map[uint64]bool, len(info.State.Subjects))
+	nodes := make(map[uint64]bool, len(info.State.Subjects))
 	for subj := range info.State.Subjects {
 		if node, err := strconv.ParseUint(strings.TrimPrefix(subj, prefix), 10, 64); err == nil {
-			keys[node] = true
+			nodes[node] = true
 		}
 	}
-	return keys, nil
+	return nodes, nil
+}
+
+// copyToBucket creates node's key from its record, unless it exists.
+func (u *uidStore) copyToBucket(node uint64) error {
+	ctx, cancel := u.n.ctx()
+	defer cancel()
+	v, err := u.record(ctx, node)
+	if err != nil || v == 0 {
+		return err
+	}
+	_, err = u.kv.Create(ctx, uidKey(node), []byte(strconv.FormatUint(v, 10)))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("uid bucket: %w", err)
+	}
+	return nil
+}
+
+// copyToStream writes node's record from its key, unless the subject
+// has a record by then.
+func (u *uidStore) copyToStream(node uint64) error {
+	ctx, cancel := u.n.ctx()
+	defer cancel()
+	e, err := u.kv.Get(ctx, uidKey(node))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil // purged
+	}
+	if err != nil {
+		return fmt.Errorf("uid bucket: %w", err)
+	}
+	v, err := parseCounter(e.Value())
+	if err != nil {
+		return err
+	}
+	err = u.putRecord(ctx, node, v, []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(0)})
+	var apiErr *jetstream.APIError
+	if err != nil && errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		return nil // written meanwhile
+	}
+	return err
 }
 
 // doReserve reserves the next block of uid counters of this node: above
@@ -269,23 +296,29 @@ func (w *worker) doReserve() error {
 	return nil
 }
 
-// doUIDs runs after every ensure: it copies the counters one store lacks
-// from the other, and writes this node's floor to both again (a store
-// created anew while the node ran knows nothing of its blocks).
+// doUIDs runs after every ensure: it writes this node's floor to both
+// stores again (a store created anew while the node ran knows nothing of
+// its blocks), then copies the counters one store lacks from the other.
 func (w *worker) doUIDs() error {
-	n := w.n
 	if w.uids == nil {
 		return errNotReady
 	}
-	ctx, cancel := n.ctx()
-	defer cancel()
-	if err := w.uids.mirror(ctx); err != nil {
+	if err := w.assertFloor(); err != nil {
 		return err
 	}
+	return w.uids.mirror()
+}
+
+// assertFloor writes the end of the highest block this process reserved
+// to the stores that hold less.
+func (w *worker) assertFloor() error {
+	n := w.n
 	high := n.ids.floor()
 	if high == 0 {
 		return nil
 	}
+	ctx, cancel := n.ctx()
+	defer cancel()
 	f, err := w.uids.read(ctx, n.id)
 	if err != nil {
 		return err

@@ -536,7 +536,7 @@ func (w *worker) openJS() (*openedLog, error) {
 	replicas, storage := n.replicas(), n.storage()
 	cfg := jetstream.StreamConfig{
 		Name:              n.stream,
-		Subjects:          []string{n.cfg.Prefix + ".r.>", n.uidRecord() + "*"},
+		Subjects:          []string{n.cfg.Prefix + ".r.>"},
 		Storage:           storage,
 		Replicas:          replicas,
 		Retention:         jetstream.LimitsPolicy,
@@ -546,10 +546,6 @@ func (w *worker) openJS() (*openedLog, error) {
 		Duplicates:        min(2*time.Minute, n.cfg.RoomLogAge), // NATS refuses a window past MaxAge
 		AllowDirect:       false,                                // reads go to the leader (see jsStore.read)
 		RePublish:         &jetstream.RePublish{Source: n.cfg.Prefix + ".r.>", Destination: n.cfg.Prefix + ".o.>"},
-		// The nodes' uid records (uids.go): one per node (roll-up), kept
-		// past MaxAge (a per-message TTL of "never").
-		AllowMsgTTL: true,
-		AllowRollup: true,
 	}
 	s, err := w.ensureStream(ctx, cfg)
 	if err != nil {
@@ -562,14 +558,22 @@ func (w *worker) openJS() (*openedLog, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The uid stores (uids.go): no TTL, uids are never reused.
 	ukv, err := w.ensureBucket(ctx, jetstream.KeyValueConfig{
-		Bucket: n.uidBucket(), History: 1, Storage: storage, Replicas: replicas, // no TTL: uids are never reused
+		Bucket: n.uidBucket(), History: 1, Storage: storage, Replicas: replicas,
+	})
+	if err != nil {
+		return nil, err
+	}
+	floors, err := w.ensureFloors(ctx, jetstream.StreamConfig{
+		Name: n.uidFloors(), Subjects: []string{n.uidRecord() + "*"}, Storage: storage, Replicas: replicas,
+		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld, MaxMsgsPerSubject: 1,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &openedLog{
-		st: &jsStore{n: n, stream: s, kv: kv}, uids: &uidStore{n: n, kv: ukv, legacy: kv, stream: s},
+		st: &jsStore{n: n, stream: s, kv: kv}, uids: &uidStore{n: n, kv: ukv, legacy: kv, stream: floors},
 		epoch: s.CachedInfo().Config.Metadata[epochKey], replicas: replicas,
 	}, nil
 }
@@ -601,12 +605,12 @@ const epochKey = "chatd_epoch"
 // reconnected. A stream not found makes the node not ready at once and is
 // created again (doEnsure: a new epoch, the rooms start over with their
 // members, as after a lost log); a stream of another epoch (created again
-// by another node) is taken up the same way. A bucket not found is
-// created again the same way (the node stays ready: it holds its uid
+// by another node) is taken up the same way. A bucket or the uid floors
+// stream not found is created again the same way (the node stays ready: it holds its uid
 // block, and checkpoints wait). Other errors are the connection's, for
 // the reconnect path. A failed ensure is retried.
 func (w *worker) doProbe() error {
-	if w.ready && w.openLog == nil && (w.streamStale() || w.bucketGone()) { // (tests' own log: openLog)
+	if w.ready && w.openLog == nil && (w.streamStale() || w.stateGone()) { // (tests' own log: openLog)
 		if err := w.doEnsure(); err != nil {
 			return err // retried: still probing
 		}
@@ -637,22 +641,36 @@ func (w *worker) streamStale() bool {
 	return false
 }
 
-// bucketGone reports whether the state or the uid bucket is gone (an
+// stateGone reports whether the state bucket or a uid store is gone (an
 // operator deleted it): ensuring creates it again, and the uid counters
-// are copied into it (doUIDs). An error of the request is the
+// are copied into it (doUIDs). An error of a request is the
 // connection's: false.
-func (w *worker) bucketGone() bool {
+func (w *worker) stateGone() bool {
 	n := w.n
-	for _, b := range []string{n.stateBucket(), n.uidBucket()} {
+	for _, name := range []string{"KV_" + n.stateBucket(), "KV_" + n.uidBucket(), n.uidFloors()} {
 		ctx, cancel := n.ctx()
-		_, err := n.js.KeyValue(ctx, b)
+		_, err := n.js.Stream(ctx, name)
 		cancel()
-		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			n.log.Warn("cluster: a bucket is gone; creating it again", "bucket", b)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			n.log.Warn("cluster: a stream or bucket is gone; creating it again", "stream", name)
 			return true
 		}
 	}
 	return false
+}
+
+// ensureFloors looks the uid floors stream up, or creates it if it is
+// missing (created once, then only looked up, as the buckets).
+func (w *worker) ensureFloors(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	js := w.n.js
+	s, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = js.Stream(ctx, cfg.Name)
+		}
+	}
+	return s, err
 }
 
 // ensureStream creates the rooms stream with a new epoch, or updates
@@ -695,8 +713,7 @@ func sameStream(have, want *jetstream.StreamConfig) bool {
 		have.Storage == want.Storage && have.Replicas == want.Replicas && have.Retention == want.Retention &&
 		have.Discard == want.Discard && have.MaxMsgsPerSubject == want.MaxMsgsPerSubject &&
 		have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates && have.AllowDirect == want.AllowDirect &&
-		have.RePublish != nil && want.RePublish != nil && *have.RePublish == *want.RePublish &&
-		have.AllowMsgTTL == want.AllowMsgTTL && have.AllowRollup == want.AllowRollup
+		have.RePublish != nil && want.RePublish != nil && *have.RePublish == *want.RePublish
 }
 
 func newEpoch() string { return strconv.FormatUint(newBoot(), 36) }

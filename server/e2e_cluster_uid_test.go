@@ -1,7 +1,7 @@
 package server_test
 
 // uids are never reused in a cluster, whatever an operator deletes in
-// NATS: the state bucket, the uid bucket, a uid key, the rooms' stream,
+// NATS: the state bucket, the uid stores, a uid key, the rooms' stream,
 // while the nodes run or while they are all down (docs/cluster.md,
 // "What an operator may delete").
 
@@ -109,6 +109,20 @@ func natsAdmin(t *testing.T, url string) (jetstream.JetStream, context.Context) 
 // state bucket (older chatd) and the uid bucket.
 var uidBuckets = []string{"CHATD_STATE", "CHATD_UIDS"}
 
+// uidFloors is the stream of the nodes' uid records (a second copy of
+// their counters).
+const uidFloors = "CHATD_UID_FLOORS"
+
+// deleteStreams deletes the named streams that exist.
+func deleteStreams(t *testing.T, js jetstream.JetStream, ctx context.Context, names ...string) {
+	t.Helper()
+	for _, s := range names {
+		if err := js.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Fatalf("deleting stream %s: %v", s, err)
+		}
+	}
+}
+
 // deleteBuckets deletes the named KV buckets that exist.
 func deleteBuckets(t *testing.T, js jetstream.JetStream, ctx context.Context, names ...string) {
 	t.Helper()
@@ -157,12 +171,16 @@ func TestClusterUIDsDeletedWhileRunning(t *testing.T) {
 				purgeUIDKeys(t, js, ctx, id)
 			}
 		}},
-		{"rooms stream and uid buckets", func(t *testing.T, js jetstream.JetStream, ctx context.Context, _ []uint64) {
+		{"rooms stream", func(t *testing.T, js jetstream.JetStream, ctx context.Context, _ []uint64) {
+			deleteStreams(t, js, ctx, cluster.StreamName("chatd"))
+		}},
+		{"uid floors", func(t *testing.T, js jetstream.JetStream, ctx context.Context, _ []uint64) {
+			deleteStreams(t, js, ctx, uidFloors)
+		}},
+		{"every stream and bucket", func(t *testing.T, js jetstream.JetStream, ctx context.Context, _ []uint64) {
 			// Nothing in NATS knows the counters any more: the running
 			// nodes write theirs again.
-			if err := js.DeleteStream(ctx, cluster.StreamName("chatd")); err != nil {
-				t.Fatal(err)
-			}
+			deleteStreams(t, js, ctx, cluster.StreamName("chatd"), uidFloors)
 			deleteBuckets(t, js, ctx, uidBuckets...)
 		}},
 	} {
@@ -177,13 +195,9 @@ func TestClusterUIDsDeletedWhileRunning(t *testing.T) {
 			tc.delete(t, js, ctx, []uint64{n1.srv.ClusterNode(), n2.srv.ClusterNode()})
 			// The running nodes create what was deleted again, by
 			// themselves (their probe).
-			waitFor(t, 15*time.Second, "the stream and buckets created again", func() bool {
-				_, err := js.Stream(ctx, cluster.StreamName("chatd"))
-				if err != nil {
-					return false
-				}
-				for _, b := range uidBuckets {
-					if _, err := js.KeyValue(ctx, b); err != nil {
+			waitFor(t, 15*time.Second, "the streams and buckets created again", func() bool {
+				for _, name := range []string{cluster.StreamName("chatd"), uidFloors, "KV_CHATD_STATE", "KV_CHATD_UIDS"} {
+					if _, err := js.Stream(ctx, name); err != nil {
 						return false
 					}
 				}
@@ -220,14 +234,13 @@ func TestClusterUIDsColdStart(t *testing.T) {
 			}
 		}},
 		{"rooms stream", 0, func(t *testing.T, js jetstream.JetStream, ctx context.Context, _ []uint64) {
-			if err := js.DeleteStream(ctx, cluster.StreamName("chatd")); err != nil {
-				t.Fatal(err)
-			}
+			deleteStreams(t, js, ctx, cluster.StreamName("chatd"))
 		}},
-		{"rooms stream, then the uid buckets after a start", 0, func(t *testing.T, js jetstream.JetStream, ctx context.Context, _ []uint64) {
-			if err := js.DeleteStream(ctx, cluster.StreamName("chatd")); err != nil {
-				t.Fatal(err)
-			}
+		{"uid floors", 0, func(t *testing.T, js jetstream.JetStream, ctx context.Context, _ []uint64) {
+			deleteStreams(t, js, ctx, uidFloors)
+		}},
+		{"uid floors, then the uid buckets after a start", 0, func(t *testing.T, js jetstream.JetStream, ctx context.Context, _ []uint64) {
+			deleteStreams(t, js, ctx, uidFloors)
 			// A node of another id starts (and stops): it creates the
 			// stream again; then the uid buckets go too.
 			other := uidNode(t, jsURL(js), 0)
@@ -235,6 +248,14 @@ func TestClusterUIDsColdStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			deleteBuckets(t, js, ctx, uidBuckets...)
+		}},
+		{"uid buckets, then the uid floors after a start", 0, func(t *testing.T, js jetstream.JetStream, ctx context.Context, _ []uint64) {
+			deleteBuckets(t, js, ctx, uidBuckets...)
+			other := uidNode(t, jsURL(js), 0)
+			if err := other.stop(); err != nil {
+				t.Fatal(err)
+			}
+			deleteStreams(t, js, ctx, uidFloors)
 		}},
 		{"uid key expired", 3 * time.Second, func(t *testing.T, js jetstream.JetStream, ctx context.Context, _ []uint64) {
 			// The state bucket keeps a key room_log_age after its last
