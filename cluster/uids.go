@@ -156,8 +156,8 @@ func (u *uidStore) write(ctx context.Context, node, end uint64, f uidFloor) erro
 }
 
 // putRecord writes node's record (the stream keeps the last one of each
-// subject). With opts (the expected last sequence
-// of the subject) it is written only if the record is still as read.
+// subject). With opts (the expected last sequence of the subject) it is
+// written only if the record is still as read.
 func (u *uidStore) putRecord(ctx context.Context, node, end uint64, opts []jetstream.PublishOpt) error {
 	m := nats.NewMsg(u.n.uidRecord() + strconv.FormatUint(node, 10))
 	m.Data = strconv.AppendUint(nil, end, 10)
