@@ -131,9 +131,11 @@ func (c *NATS) start(i int) error {
 		return fmt.Errorf("nats server %s: %w", c.names[i], err)
 	}
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
+	// 30 s, as a chatd node's readiness (chatd.go): on a loaded machine
+	// under -race one start of three took over 10 s once (TestKillChatdNode).
+	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
-		return fmt.Errorf("nats server %s not ready in 10s", c.names[i])
+		return fmt.Errorf("nats server %s not ready in 30s", c.names[i])
 	}
 	c.mu.Lock()
 	c.srvs[i] = srv
