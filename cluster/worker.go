@@ -598,17 +598,17 @@ func (w *worker) ensureBucket(ctx context.Context, cfg jetstream.KeyValueConfig)
 const epochKey = "chatd_epoch"
 
 // doProbe asks for the rooms' stream and the buckets. An operator may
-// delete the stream while the
-// node is connected (to wipe the history, say), and nothing else notices
-// before an append waits out its timeout: /readyz said 200 for as long as
-// the chat was idle, and no node created the stream again until NATS
-// reconnected. A stream not found makes the node not ready at once and is
-// created again (doEnsure: a new epoch, the rooms start over with their
-// members, as after a lost log); a stream of another epoch (created again
-// by another node) is taken up the same way. A bucket or the uid floors
-// stream not found is created again the same way (the node stays ready: it holds its uid
-// block, and checkpoints wait). Other errors are the connection's, for
-// the reconnect path. A failed ensure is retried.
+// delete the stream while the node is connected (to wipe the history,
+// say), and nothing else notices before an append waits out its timeout:
+// /readyz said 200 for as long as the chat was idle, and no node created
+// the stream again until NATS reconnected. A stream not found makes the
+// node not ready at once and is created again (doEnsure: a new epoch, the
+// rooms start over with their members, as after a lost log); a stream of
+// another epoch (created again by another node) is taken up the same way.
+// A bucket or the uid floors stream not found is created again the same
+// way (the node stays ready: it holds its uid block, and checkpoints
+// wait). Other errors are the connection's, for the reconnect path. A
+// failed ensure is retried.
 func (w *worker) doProbe() error {
 	if w.ready && w.openLog == nil && (w.streamStale() || w.stateGone()) { // (tests' own log: openLog)
 		if err := w.doEnsure(); err != nil {
