@@ -3,6 +3,7 @@ package room
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -544,5 +545,35 @@ func TestJoinKeepsNoListBuffer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSlowConsumerCutOffWithinAPass: a stalled member's backlog is asked
+// when it has nothing queued, which includes after an early write of a
+// long pass (flushAt): one pass of many says still cuts it off just past
+// the limit, not at the end of the pass.
+func TestSlowConsumerCutOffWithinAPass(t *testing.T) {
+	var cut []*Member
+	var h *Hub
+	h = syncHub(1, Config{MaxOutbound: 100 << 10, OnSlow: func(m *Member) { cut = append(cut, m); h.Close(m) }})
+	slow, ok := &fakeConn{}, &fakeConn{}
+	ms, mo := h.Shard(0).NewMember(slow), h.Shard(0).NewMember(ok)
+	h.Login(ms, "slow", "")
+	h.Login(mo, "ok", "")
+	drainAll(h)
+	slow.stalled = true
+	content := strings.Repeat("x", 1000)
+	for i := 0; i < 400; i++ { // ~400 KiB in one pass
+		_ = h.Say(mo, content)
+	}
+	drainAll(h)
+	if len(cut) != 1 || cut[0] != ms {
+		t.Fatalf("cut off %d members; want exactly the slow one", len(cut))
+	}
+	if max := 100<<10 + flushAt + 2<<10; slow.buffered > max {
+		t.Fatalf("slow member's backlog reached %d bytes in one pass; want it cut off by %d (limit + one early write)", slow.buffered, max)
+	}
+	if n := strings.Count(string(ok.data), `"type":"say"`); n != 400 {
+		t.Fatalf("healthy member got %d says; want 400", n)
 	}
 }

@@ -238,8 +238,12 @@ func (s *Shard) Enqueue(m *Member, frame []byte) {
 	}
 	// The limit bounds the backlog the peer has not read (gnet's outbound
 	// buffer), not the size of one frame: a big room's user_list still
-	// reaches a member with nothing unsent.
-	if m.conn.OutboundBuffered() > s.hub.cfg.MaxOutbound {
+	// reaches a member with nothing unsent. The backlog grows only by
+	// this loop's writes, so it is asked when m has nothing queued (its
+	// first frame of a pass, or the first after an early write), not for
+	// every frame: in a room of 10,000 the question was 2% of the loop's
+	// CPU.
+	if m.head == 0 && m.conn.OutboundBuffered() > s.hub.cfg.MaxOutbound {
 		s.cutOff(m)
 		return
 	}
