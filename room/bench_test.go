@@ -137,3 +137,29 @@ func BenchmarkHistoryMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBroadcastPass is a loaded loop's pass: 10 says of a room
+// applied and flushed together (each member gets them in one write).
+func BenchmarkBroadcastPass(b *testing.B) {
+	for _, members := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
+			h := syncHub(1, Config{MaxOutbound: 1 << 30})
+			var ms []*Member
+			for i := 0; i < members; i++ {
+				m := h.Shard(0).NewMember(nullConn{})
+				h.Login(m, "member", "")
+				drainAll(h)
+				ms = append(ms, m)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := 0; j < 10; j++ {
+					_ = h.Say(ms[j], "hello, room")
+				}
+				drainAll(h)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(10*members), "ns/delivery")
+		})
+	}
+}

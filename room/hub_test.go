@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"chatd/codec"
 )
 
@@ -398,8 +400,11 @@ func TestBurstCapacityIsReleased(t *testing.T) {
 		ms = append(ms, m)
 	}
 	drainAll(h)
-	for i := 0; i < 5000; i++ {
-		_ = h.Say(ms[i%len(ms)], "burst")
+	// A burst of replies (a room's says go out as its run and take no
+	// queue entries, TestRunOneBufferForAll).
+	frame := codec.NewFrame(ws.OpText, []byte(`{"type":"error"}`))
+	for i := 0; i < 10000; i++ {
+		h.Send(ms[i%len(ms)], frame)
 	}
 	drainAll(h)
 	for i := 0; i < 2; i++ {
@@ -575,5 +580,118 @@ func TestSlowConsumerCutOffWithinAPass(t *testing.T) {
 	}
 	if n := strings.Count(string(ok.data), `"type":"say"`); n != 400 {
 		t.Fatalf("healthy member got %d says; want 400", n)
+	}
+}
+
+// ptrConn records where each write's bytes were (to tell a shared buffer
+// from copies) and what they said.
+type ptrConn struct {
+	fakeConn
+	at []*byte
+}
+
+func (c *ptrConn) Write(b []byte) (int, error) {
+	c.at = append(c.at, &b[0])
+	return c.fakeConn.Write(b)
+}
+
+// TestRunOneBufferForAll: a room's says of one pass reach each member in
+// one write of one buffer built once for all of them (the room's run),
+// and the pass allocates only the says' own frames.
+func TestRunOneBufferForAll(t *testing.T) {
+	h := syncHub(1, Config{MaxOutbound: 1 << 30})
+	var cs []*ptrConn
+	var ms []*Member
+	for i := 0; i < 100; i++ {
+		c := &ptrConn{}
+		m := h.Shard(0).NewMember(c)
+		h.Login(m, fmt.Sprint("m", i), "")
+		drainAll(h)
+		cs, ms = append(cs, c), append(ms, m)
+	}
+	for _, c := range cs {
+		c.at, c.data, c.writes = nil, nil, 0
+	}
+	for i := 0; i < 10; i++ {
+		_ = h.Say(ms[i], fmt.Sprint("say ", i))
+	}
+	drainAll(h)
+	for i, c := range cs {
+		if len(c.at) != 1 || c.at[0] != cs[0].at[0] {
+			t.Fatalf("member %d: %d writes at %v; want 1, of the buffer member 0 got (%v)", i, len(c.at), c.at, cs[0].at)
+		}
+		got := c.messages(t)
+		if len(got) != 10 || got[0]["content"] != "say 0" || got[9]["content"] != "say 9" {
+			t.Fatalf("member %d got %v; want the 10 says in order", i, got)
+		}
+	}
+	h = syncHub(1, Config{MaxOutbound: 1 << 30})
+	ms = ms[:0]
+	for i := 0; i < 100; i++ {
+		m := h.Shard(0).NewMember(&nullConn{})
+		h.Login(m, "n", "")
+		ms = append(ms, m)
+	}
+	drainAll(h)
+	allocs := testing.AllocsPerRun(50, func() {
+		for i := 0; i < 10; i++ {
+			_ = h.Say(ms[i], "again")
+		}
+		drainAll(h)
+	})
+	if allocs > 10 {
+		t.Fatalf("allocs per pass of 10 says to 100 members = %v; want <= 10 (the says' frames)", allocs)
+	}
+}
+
+// TestRunKeepsEachMembersOrder: what one member is sent alone (a reply),
+// a join and a move to another room in the middle of a pass of says keep
+// every member's order as if each say had been queued member by member.
+func TestRunKeepsEachMembersOrder(t *testing.T) {
+	h := syncHub(2, Config{MaxOutbound: 1 << 30})
+	cs := make([]*fakeConn, 4)
+	ms := make([]*Member, 4)
+	for i := range 3 {
+		cs[i] = &fakeConn{}
+		ms[i] = h.Shard(i % 2).NewMember(cs[i])
+		h.Login(ms[i], fmt.Sprint("m", i), "")
+		drainAll(h)
+	}
+	for _, c := range cs[:3] {
+		c.data = nil
+	}
+	reply := codec.NewFrame(ws.OpText, []byte(`{"type":"error","code":"x"}`))
+	_ = h.Say(ms[0], "one")
+	h.Send(ms[1], reply)      // m1 alone, between "one" and "two"
+	h.Login(ms[2], "m2", "2") // m2 moves to room 2 after "one"
+	_ = h.Say(ms[0], "two")
+	cs[3] = &fakeConn{}
+	ms[3] = h.Shard(1).NewMember(cs[3])
+	h.Login(ms[3], "m3", "") // m3 joins after "two"
+	_ = h.Say(ms[0], "three")
+	drainAll(h)
+	seq := func(c *fakeConn) string {
+		var out []string
+		for _, m := range c.messages(t) {
+			switch m["type"] {
+			case "say":
+				out = append(out, fmt.Sprint(m["content"]))
+			case "login":
+				out = append(out, fmt.Sprint(m["type"], ":", m["name"]))
+			default:
+				out = append(out, fmt.Sprint(m["type"]))
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	for i, want := range []string{
+		"one logout two login:m3 three",
+		"one error logout two login:m3 three",
+		"one user_list login:m2",
+		"user_list login:m3 three",
+	} {
+		if got := seq(cs[i]); got != want {
+			t.Errorf("member %d got %q; want %q", i, got, want)
+		}
 	}
 }

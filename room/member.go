@@ -29,6 +29,7 @@ type Member struct {
 	uid     uint64        // 0 until the first login; kept across re-logins
 	name    string        // HTML-escaped, as sent in user_list and login
 	room    *Room         // room the member has joined (sequenced), nil if none
+	listed  *Room         // room whose local list on the member's loop holds it (addLocal), nil if none
 	pos     int32         // index in room.local[shard.idx] once the join is applied
 	queued  int32         // bytes queued in the shard for this member
 	head    int32         // first queued frame: index+1 in shard.queue, 0 if none

@@ -37,6 +37,9 @@ type Room struct {
 
 	// local[i] is owned by loop i: the members whose join loop i has applied.
 	local [][]*Member
+	// runs[i] is owned by loop i: the room's broadcasts of its current
+	// pass (Shard.broadcast).
+	runs []run
 
 	// Log is the log implementation's per-room state (cluster: the room's
 	// feed), set by Log.Open; immutable afterwards.
@@ -51,7 +54,7 @@ type Owner struct {
 }
 
 func newRoom(id string, loops int) *Room {
-	return &Room{id: id, counts: make([]int32, loops), local: make([][]*Member, loops)}
+	return &Room{id: id, counts: make([]int32, loops), local: make([][]*Member, loops), runs: make([]run, loops)}
 }
 
 // ID returns the room's id.
@@ -120,6 +123,7 @@ func (r *Room) empty() bool { return r.total == 0 && len(r.pending) == 0 }
 
 // addLocal appends m to the loop's member slice. Called on loop idx.
 func (r *Room) addLocal(idx int, m *Member) {
+	m.listed = r
 	m.pos = int32(len(r.local[idx]))
 	r.local[idx] = append(r.local[idx], m)
 }
@@ -130,6 +134,7 @@ func (r *Room) removeLocal(idx int, m *Member) {
 	if i >= len(l) || l[i] != m {
 		return
 	}
+	m.listed = nil
 	last := len(l) - 1
 	l[i] = l[last]
 	l[i].pos = m.pos

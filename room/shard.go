@@ -1,6 +1,10 @@
 package room
 
-import "sync"
+import (
+	"sync"
+
+	"chatd/codec"
+)
 
 type eventKind uint8
 
@@ -38,12 +42,14 @@ type Shard struct {
 	kicked    bool // a wake of the loop is queued and its Drain has not started
 
 	// Owned by the shard's loop.
-	spare   []event   // the other inbox buffer, swapped in by Drain
-	later   []*Shard  // shards this loop posted to, to wake at its next Drain
-	queue   []queued  // frames waiting for Flush, chained per member
-	dirty   []*Member // members with queued frames
-	scratch []byte    // JSON encoding scratch for callers on this loop
-	wbuf    []byte    // coalescing buffer for multi-frame writes
+	spare   []event                   // the other inbox buffer, swapped in by Drain
+	later   []*Shard                  // shards this loop posted to, to wake at its next Drain
+	queue   []queued                  // frames for one member waiting for Flush, chained per member (a room's says: runs)
+	dirty   []*Member                 // members with queued frames
+	runs    []*Room                   // rooms whose run (Room.runs[idx]) was opened this pass, in order; may repeat
+	scratch []byte                    // JSON encoding scratch for callers on this loop
+	wbuf    []byte                    // coalescing buffer for multi-frame writes
+	rbuf    [codec.NumDialects][]byte // a run's frames of each dialect, written to each member
 	// lean counts consecutive passes that used under a quarter of the
 	// queue's or the inbox's capacity (see shrink).
 	leanQueue, leanInbox int
@@ -203,12 +209,17 @@ func shrink[T any](buf []T, used int, lean *int) []T {
 func (s *Shard) apply(e *event) {
 	switch e.kind {
 	case evBroadcast:
-		s.fanout(e.room, &e.frames)
+		s.broadcast(e.room, &e.frames)
 	case evJoin:
+		// The newcomer gets none of the room's frames before its own
+		// join, the others get the login in its place: the open run
+		// goes to the members it was for, then the login the same way.
+		s.seal(e.room)
 		s.fanout(e.room, &e.frames)
 		e.room.addLocal(s.idx, e.member)
 		s.Enqueue(e.member, e.one)
 	case evLeave:
+		s.seal(e.room) // the leaver still gets what the room said before
 		e.room.removeLocal(s.idx, e.member)
 	case evDirect:
 		s.Enqueue(e.member, e.one)
@@ -220,11 +231,127 @@ func (s *Shard) apply(e *event) {
 	}
 }
 
+// A room's broadcasts of a pass are kept as its run, whole, instead of
+// queued member by member: at the flush each member of the room is
+// written the run's frames of its dialect, concatenated once for all of
+// them (one buffer per dialect, as nbio's room batches). A broadcast then
+// costs the loop O(1) instead of a queue entry per member, and a write
+// copies nothing per member. The run keeps each member's order: anything
+// queued for one member alone (Enqueue: a reply, a private message, a
+// ping) first seals the run of the room that lists it, that is, queues
+// the run's frames for every member the old way, and so does a join or a
+// leave of the room; what the member had queued before the run opened is
+// written before it (Flush).
+//
+// run is the open run of a room on one loop (Room.runs[idx]).
+type run struct {
+	frames [codec.NumDialects][][]byte // per dialect, in the room's order
+	bytes  int                         // the longest dialect's total
+	open   bool
+}
+
+// broadcast adds fs to r's run, opening it if needed; a run past flushAt
+// is written at once, as a member's queue is (Enqueue).
+func (s *Shard) broadcast(r *Room, fs *frames) {
+	ru := &r.runs[s.idx]
+	if !ru.open {
+		ru.open = true
+		s.runs = append(s.runs, r)
+	}
+	n := 0
+	for d, f := range fs {
+		if f != nil {
+			ru.frames[d] = append(ru.frames[d], f)
+			n = max(n, len(f))
+		}
+	}
+	if ru.bytes += n; ru.bytes >= flushAt {
+		s.writeRun(r)
+	}
+}
+
+// seal queues r's open run for each of its members, so that what is
+// queued next for one of them comes after it. Loop-owned.
+func (s *Shard) seal(r *Room) {
+	ru := &r.runs[s.idx]
+	if !ru.open {
+		return
+	}
+	for _, m := range r.local[s.idx] {
+		for _, f := range ru.frames[m.dialect] {
+			s.enqueue(m, f)
+		}
+	}
+	ru.reset()
+}
+
+// reset empties the run. A run holds at most flushAt bytes of frames
+// (a few hundred); one that grew past keepRun in a burst lets its
+// capacity go as soon as it used under a quarter of it.
+func (ru *run) reset() {
+	used, size := 0, 0
+	for d := range ru.frames {
+		clear(ru.frames[d]) // drop the frame references for the GC
+		used, size = max(used, len(ru.frames[d])), max(size, cap(ru.frames[d]))
+		ru.frames[d] = ru.frames[d][:0]
+	}
+	if size > keepRun && used < size/4 {
+		ru.frames = [codec.NumDialects][][]byte{}
+	}
+	ru.bytes, ru.open = 0, false
+}
+
+const keepRun = 256
+
+// writeRun writes r's open run to every member of the room, one write
+// each of a buffer shared by the members of a dialect, and closes it.
+func (s *Shard) writeRun(r *Room) {
+	ru := &r.runs[s.idx]
+	if !ru.open {
+		return
+	}
+	var bufs [codec.NumDialects][]byte
+	for d, fs := range ru.frames {
+		switch len(fs) {
+		case 0:
+		case 1:
+			bufs[d] = fs[0]
+		default:
+			b := s.rbuf[d][:0]
+			for _, f := range fs {
+				b = append(b, f...)
+			}
+			bufs[d], s.rbuf[d] = b, b[:0]
+		}
+	}
+	for _, m := range r.local[s.idx] {
+		b := bufs[m.dialect]
+		if m.closed || m.slow || (b == nil && m.head == 0) {
+			continue
+		}
+		// What m has queued of its own was queued before the run opened
+		// (Enqueue seals it first): it goes first, in the same write, and
+		// its backlog was asked then.
+		if m.head == 0 && m.conn.OutboundBuffered() > s.hub.cfg.MaxOutbound {
+			s.cutOff(m)
+			continue
+		}
+		s.write(m, b)
+		m.reset()
+	}
+	for d := range s.rbuf {
+		if cap(s.rbuf[d]) > maxKeptWriteBuf {
+			s.rbuf[d] = nil
+		}
+	}
+	ru.reset()
+}
+
 // fanout queues for every local member of r its dialect's frame.
 func (s *Shard) fanout(r *Room, fs *frames) {
 	for _, m := range r.local[s.idx] {
 		if f := fs[m.dialect]; f != nil {
-			s.Enqueue(m, f)
+			s.enqueue(m, f)
 		}
 	}
 }
@@ -233,6 +360,13 @@ func (s *Shard) fanout(r *Room, fs *frames) {
 // not be modified afterwards. A member whose unsent data has passed the
 // outbound limit is cut off instead (Config.OnSlow). Loop-owned.
 func (s *Shard) Enqueue(m *Member, frame []byte) {
+	if r := m.listed; r != nil && r.runs[s.idx].open {
+		s.seal(r) // the room's earlier frames first
+	}
+	s.enqueue(m, frame)
+}
+
+func (s *Shard) enqueue(m *Member, frame []byte) {
 	if m.closed || m.slow {
 		return
 	}
@@ -262,7 +396,7 @@ func (s *Shard) Enqueue(m *Member, frame []byte) {
 	}
 	switch {
 	case m.queued >= flushAt:
-		s.write(m) // a long pass: hand over what we have, so the backlog check sees it
+		s.write(m, nil) // a long pass: hand over what we have, so the backlog check sees it
 		m.reset()
 	case len(s.queue) >= maxQueue:
 		s.Flush() // bound the pass's queue; a few frames per write still coalesce
@@ -274,11 +408,12 @@ const (
 	// end of the pass, so the outbound check sees a long pass's backlog.
 	flushAt = 64 << 10
 	// maxQueue bounds the frames a shard holds between flushes (32 bytes
-	// each, 8 MiB at most): a pass that fans a backlog out to a big room
-	// flushes early. At 64K a loop with a room of 10,000 flushed every 6
-	// or 7 says, and its members got 5.8 says per write(2) where the
-	// says in flight allowed 18.6 (one loop, 20 in flight): 425k
-	// deliveries/s, 2,056 ns each; 1.44M/s, 574 ns at this bound.
+	// each, 8 MiB at most). A room's says go out as its run and take no
+	// queue entries; members' own frames and sealed runs do, so a pass
+	// that seals runs of a big room often (says and replies interleaved)
+	// flushes early. (When every say took an entry per member, 64K made
+	// a loop with a room of 10,000 flush every 6 or 7 says: 5.8 says per
+	// write(2) where 18.6 were in flight.)
 	maxQueue = 256 << 10
 )
 
@@ -294,12 +429,23 @@ func (s *Shard) cutOff(m *Member) {
 // Flush hands each dirty member's pending frames to its connection in one
 // write. Loop-owned.
 func (s *Shard) Flush() {
+	for _, m := range s.dirty {
+		if r := m.listed; r != nil && r.runs[s.idx].open {
+			continue // written with its room's run, in one write (writeRun)
+		}
+		if !m.closed && !m.slow {
+			s.write(m, nil)
+		}
+		m.reset()
+	}
+	for i, r := range s.runs {
+		s.runs[i] = nil
+		s.writeRun(r)
+	}
+	s.runs = s.runs[:0]
 	for i, m := range s.dirty {
 		s.dirty[i] = nil
 		m.dirty = false
-		if !m.closed && !m.slow {
-			s.write(m)
-		}
 		m.reset()
 	}
 	s.dirty = s.dirty[:0]
@@ -307,14 +453,18 @@ func (s *Shard) Flush() {
 	s.queue = shrink(s.queue, len(s.queue), &s.leanQueue)
 }
 
-// write sends m's pending frames with one Write. Several frames are copied
-// into one buffer first: x/sys/unix.Writev allocates its iovec array on
-// every call, and a copy of a few small frames is cheaper than a syscall.
-func (s *Shard) write(m *Member) {
+// write sends m's pending frames, then tail (a run's frames, or nil),
+// with one Write. Several frames are copied into one buffer first:
+// x/sys/unix.Writev allocates its iovec array on every call, and a copy
+// of a few small frames is cheaper than a syscall.
+func (s *Shard) write(m *Member, tail []byte) {
 	if m.head == 0 {
+		if tail != nil {
+			_, _ = m.conn.Write(tail)
+		}
 		return
 	}
-	if q := &s.queue[m.head-1]; q.next == 0 {
+	if q := &s.queue[m.head-1]; q.next == 0 && tail == nil {
 		_, _ = m.conn.Write(q.frame)
 		return
 	}
@@ -322,6 +472,7 @@ func (s *Shard) write(m *Member) {
 	for i := m.head; i != 0; i = s.queue[i-1].next {
 		b = append(b, s.queue[i-1].frame...)
 	}
+	b = append(b, tail...)
 	_, _ = m.conn.Write(b)
 	if cap(b) <= maxKeptWriteBuf {
 		s.wbuf = b[:0]
