@@ -22,9 +22,13 @@
 // its join.
 //
 // Fan-out: a Shard drains its inbox on its loop in one pass (one Execute
-// per pass, not per message), appends the shared, immutable frames to the
-// pending queue of each local member, then flushes every dirty member with
-// one write. A loop that posts to another loop's inbox (a say it read)
+// per pass, not per message). A room's says of the pass are kept as the
+// room's run (shard.go): at the flush their shared, immutable frames are
+// concatenated once per dialect and each local member of the room gets
+// that buffer in one write. Frames for one member (replies, private
+// messages, a newcomer's list) go to its pending queue, after the run of
+// its room is sealed into the members' queues so that each member's order
+// holds; a member's queue and its room's run go out in one write. A loop that posts to another loop's inbox (a say it read)
 // wakes that loop once, at the end of its own next pass, not per event:
 // the loops take turns with a room's traffic and each pass carries more
 // messages per member. Several frames for one member go out in one write: a small
