@@ -50,9 +50,20 @@ import (
 // beyond gnet's own accept, a few microseconds at AcceptRate.
 
 // maxHandoffs bounds the connections being handed to loops at once: each
-// holds two descriptors until its loop has opened it, and the accept
-// goroutine waits (the kernel backlog holds the rest) past it.
-const maxHandoffs = 64
+// holds two descriptors and one of gnet's pool goroutines (blocked in
+// Register) until its loop has opened it, and the accept goroutine waits
+// (the kernel backlog holds the rest) past it. A loop registers them as
+// low-priority tasks, at most 256 per pass, between its I/O events, so
+// in a reconnect storm a pass that is busy with the storm's closes and
+// logins registers at most maxHandoffs connections: at 64, 5,000 clients
+// reconnecting at once to one loop overflowed the listen queue 716-766
+// times per storm (nstat TcpExtListenOverflows: dropped SYNs, retried by
+// the clients a second later), all back after 1.35-1.48 s; at 512, no
+// overflow in three storms, all back after 0.63-0.77 s (chatbench storm
+// -n 5000 -inflight 0 -loops 1; nbio 1.02-1.28 s). Near the open-file
+// limit the extra descriptors at most make the acceptor shed (503) a
+// little before max_conns, as it would at max_conns.
+const maxHandoffs = 512
 
 // acceptor owns the chat listener.
 type acceptor struct {
