@@ -695,3 +695,41 @@ func TestRunKeepsEachMembersOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSealPastMaxQueue: sealing a big run (a reply to one member after
+// many says in a room of 1,000: more queue entries than maxQueue) gets
+// every say to every member exactly once, in order, and the reply after
+// them.
+func TestSealPastMaxQueue(t *testing.T) {
+	h := syncHub(1, Config{MaxOutbound: 1 << 30})
+	cs := make([]*fakeConn, 1000)
+	ms := make([]*Member, len(cs))
+	for i := range cs {
+		cs[i] = &fakeConn{}
+		ms[i] = h.Shard(0).NewMember(cs[i])
+		h.Login(ms[i], "m", "")
+	}
+	drainAll(h)
+	for _, c := range cs {
+		c.data = nil
+	}
+	says := maxQueue/len(cs) + 20 // sealing them takes more than maxQueue entries
+	for i := 0; i < says; i++ {
+		_ = h.Say(ms[1], fmt.Sprint(i))
+	}
+	h.Send(ms[0], codec.NewFrame(ws.OpText, []byte(`{"type":"error","code":"x"}`)))
+	drainAll(h)
+	for i, c := range cs {
+		got := string(c.data)
+		if n := strings.Count(got, `"type":"say"`); n != says {
+			t.Fatalf("member %d got %d says; want %d, each once", i, n, says)
+		}
+		last := fmt.Sprintf(`"content":"%d"`, says-1)
+		if !strings.Contains(got, last) || strings.Index(got, `"content":"0"`) > strings.Index(got, last) {
+			t.Fatalf("member %d: says out of order", i)
+		}
+		if e := strings.Index(got, `"type":"error"`); i == 0 && e < strings.LastIndex(got, `"type":"say"`) {
+			t.Fatalf("member 0: the reply came before the says sent before it")
+		}
+	}
+}

@@ -271,10 +271,21 @@ func (s *Shard) broadcast(r *Room, fs *frames) {
 }
 
 // seal queues r's open run for each of its members, so that what is
-// queued next for one of them comes after it. Loop-owned.
+// queued next for one of them comes after it. A run that would take the
+// queue past maxQueue is written out instead (writeRun, each member's
+// queue first): queued, it would make enqueue flush in the middle of the
+// seal and write the run's first members their frames twice. Loop-owned.
 func (s *Shard) seal(r *Room) {
 	ru := &r.runs[s.idx]
 	if !ru.open {
+		return
+	}
+	n := 0
+	for _, fs := range ru.frames {
+		n = max(n, len(fs))
+	}
+	if len(s.queue)+n*len(r.local[s.idx]) >= maxQueue {
+		s.writeRun(r)
 		return
 	}
 	for _, m := range r.local[s.idx] {
