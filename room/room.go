@@ -134,7 +134,9 @@ func (r *Room) removeLocal(idx int, m *Member) {
 	if i >= len(l) || l[i] != m {
 		return
 	}
-	m.listed = nil
+	if m.listed == r {
+		m.listed = nil
+	}
 	last := len(l) - 1
 	l[i] = l[last]
 	l[i].pos = m.pos
