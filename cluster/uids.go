@@ -81,31 +81,34 @@ func (f uidFloor) max() uint64 { return max(f.kv, f.rec, f.legacy) }
 // read returns node's counters in every store.
 func (u *uidStore) read(ctx context.Context, node uint64) (uidFloor, error) {
 	var f uidFloor
-	e, err := u.kv.Get(ctx, uidKey(node))
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-	case err != nil:
-		return f, fmt.Errorf("uid bucket: %w", err)
-	default:
-		if f.kv, err = parseCounter(e.Value()); err != nil {
-			return f, err
-		}
-		f.rev = e.Revision()
+	var err error
+	if f.kv, f.rev, _, err = keyCounter(ctx, u.kv, node, "uid bucket"); err != nil {
+		return uidFloor{}, err
 	}
 	if f.rec, err = u.record(ctx, node); err != nil {
 		return f, err
 	}
-	e, err = u.legacy.Get(ctx, uidKey(node))
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-	case err != nil:
-		return f, fmt.Errorf("state bucket: %w", err)
-	default:
-		if f.legacy, err = parseCounter(e.Value()); err != nil {
-			return f, err
-		}
+	if f.legacy, _, _, err = keyCounter(ctx, u.legacy, node, "state bucket"); err != nil {
+		return f, err
 	}
 	return f, nil
+}
+
+// keyCounter returns node's counter in bucket kv and the key's revision;
+// found is false (and err nil) when the key is missing. what names the
+// bucket in errors.
+func keyCounter(ctx context.Context, kv jetstream.KeyValue, node uint64, what string) (v, rev uint64, found bool, err error) {
+	e, err := kv.Get(ctx, uidKey(node))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return 0, 0, false, nil
+	case err != nil:
+		return 0, 0, false, fmt.Errorf("%s: %w", what, err)
+	}
+	if v, err = parseCounter(e.Value()); err != nil {
+		return 0, 0, true, err
+	}
+	return v, e.Revision(), true, nil
 }
 
 // record returns node's counter in the stream (0: no record).
@@ -248,16 +251,9 @@ func (u *uidStore) copyToBucket(node uint64) error {
 func (u *uidStore) copyToStream(node uint64) error {
 	ctx, cancel := u.n.ctx()
 	defer cancel()
-	e, err := u.kv.Get(ctx, uidKey(node))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil // purged
-	}
-	if err != nil {
-		return fmt.Errorf("uid bucket: %w", err)
-	}
-	v, err := parseCounter(e.Value())
-	if err != nil {
-		return err
+	v, _, found, err := keyCounter(ctx, u.kv, node, "uid bucket")
+	if err != nil || !found {
+		return err // (not found: purged)
 	}
 	err = u.putRecord(ctx, node, v, []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(0)})
 	var apiErr *jetstream.APIError
