@@ -343,8 +343,7 @@ func (s *Shard) writeRun(r *Room) {
 		// What m has queued of its own was queued before the run opened
 		// (Enqueue seals it first): it goes first, in the same write, and
 		// its backlog was asked then.
-		if m.head == 0 && m.conn.OutboundBuffered() > s.hub.cfg.MaxOutbound {
-			s.cutOff(m)
+		if s.backlogged(m) {
 			continue
 		}
 		s.write(m, b)
@@ -381,15 +380,7 @@ func (s *Shard) enqueue(m *Member, frame []byte) {
 	if m.closed || m.slow {
 		return
 	}
-	// The limit bounds the backlog the peer has not read (gnet's outbound
-	// buffer), not the size of one frame: a big room's user_list still
-	// reaches a member with nothing unsent. The backlog grows only by
-	// this loop's writes, so it is asked when m has nothing queued (its
-	// first frame of a pass, or the first after an early write), not for
-	// every frame: in a room of 10,000 the question was 2% of the loop's
-	// CPU.
-	if m.head == 0 && m.conn.OutboundBuffered() > s.hub.cfg.MaxOutbound {
-		s.cutOff(m)
+	if s.backlogged(m) {
 		return
 	}
 	s.queue = append(s.queue, queued{frame: frame})
@@ -427,6 +418,22 @@ const (
 	// write(2) where 18.6 were in flight.)
 	maxQueue = 256 << 10
 )
+
+// backlogged cuts m off, and reports true, when its unsent backlog is
+// past the outbound limit. The limit bounds the backlog the peer has not
+// read (gnet's outbound buffer), not the size of one frame: a big room's
+// user_list still reaches a member with nothing unsent. The backlog grows
+// only by this loop's writes, so it is asked only when m has nothing
+// queued (its first frame of a pass, or the first after an early write),
+// not for every frame: in a room of 10,000 the question was 2% of the
+// loop's CPU.
+func (s *Shard) backlogged(m *Member) bool {
+	if m.head != 0 || m.conn.OutboundBuffered() <= s.hub.cfg.MaxOutbound {
+		return false
+	}
+	s.cutOff(m)
+	return true
+}
 
 func (s *Shard) cutOff(m *Member) {
 	m.slow = true
