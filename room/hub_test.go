@@ -251,23 +251,37 @@ func TestOtherLoopWokenOncePerPass(t *testing.T) {
 	}
 }
 
+// slowPair is a one-loop hub with two members in the default room: slow,
+// whose peer has stopped reading, and ok; the members cut off as slow
+// consumers are in cut.
+type slowPair struct {
+	h        *Hub
+	slow, ok *fakeConn
+	ms, mo   *Member
+	cut      []*Member
+}
+
+func newSlowPair(maxOutbound int) *slowPair {
+	p := &slowPair{slow: &fakeConn{}, ok: &fakeConn{}}
+	p.h = syncHub(1, Config{MaxOutbound: maxOutbound, OnSlow: func(m *Member) { p.cut = append(p.cut, m); p.h.Close(m) }})
+	p.ms, p.mo = p.h.Shard(0).NewMember(p.slow), p.h.Shard(0).NewMember(p.ok)
+	p.h.Login(p.ms, "slow", "")
+	p.h.Login(p.mo, "ok", "")
+	drainAll(p.h)
+	p.slow.stalled = true
+	return p
+}
+
 func TestSlowConsumerCutOff(t *testing.T) {
-	var cut []*Member
-	var h *Hub
-	h = syncHub(1, Config{MaxOutbound: 256, OnSlow: func(m *Member) { cut = append(cut, m); h.Close(m) }})
-	slow, ok := &fakeConn{}, &fakeConn{}
-	ms, mo := h.Shard(0).NewMember(slow), h.Shard(0).NewMember(ok)
-	h.Login(ms, "slow", "")
-	h.Login(mo, "ok", "")
-	drainAll(h)
-	slow.stalled = true
+	p := newSlowPair(256)
+	h, slow, ok, ms, mo := p.h, p.slow, p.ok, p.ms, p.mo
 	const says = 6 // ~150-byte frames: the backlog passes 256 bytes after the 2nd
 	for i := 0; i < says; i++ {
 		_ = h.Say(mo, "some content that pushes it over the limit, some content that pushes it")
 		drainAll(h)
 	}
-	if len(cut) != 1 || cut[0] != ms {
-		t.Fatalf("cut off %d members; want exactly the slow one", len(cut))
+	if len(p.cut) != 1 || p.cut[0] != ms {
+		t.Fatalf("cut off %d members; want exactly the slow one", len(p.cut))
 	}
 	if slow.buffered > 256+200 {
 		t.Fatalf("slow member's backlog reached %d bytes; want it cut off just past 256", slow.buffered)
@@ -558,22 +572,15 @@ func TestJoinKeepsNoListBuffer(t *testing.T) {
 // long pass (flushAt): one pass of many says still cuts it off just past
 // the limit, not at the end of the pass.
 func TestSlowConsumerCutOffWithinAPass(t *testing.T) {
-	var cut []*Member
-	var h *Hub
-	h = syncHub(1, Config{MaxOutbound: 100 << 10, OnSlow: func(m *Member) { cut = append(cut, m); h.Close(m) }})
-	slow, ok := &fakeConn{}, &fakeConn{}
-	ms, mo := h.Shard(0).NewMember(slow), h.Shard(0).NewMember(ok)
-	h.Login(ms, "slow", "")
-	h.Login(mo, "ok", "")
-	drainAll(h)
-	slow.stalled = true
+	p := newSlowPair(100 << 10)
+	h, slow, ok, ms, mo := p.h, p.slow, p.ok, p.ms, p.mo
 	content := strings.Repeat("x", 1000)
 	for i := 0; i < 400; i++ { // ~400 KiB in one pass
 		_ = h.Say(mo, content)
 	}
 	drainAll(h)
-	if len(cut) != 1 || cut[0] != ms {
-		t.Fatalf("cut off %d members; want exactly the slow one", len(cut))
+	if len(p.cut) != 1 || p.cut[0] != ms {
+		t.Fatalf("cut off %d members; want exactly the slow one", len(p.cut))
 	}
 	if max := 100<<10 + flushAt + 2<<10; slow.buffered > max {
 		t.Fatalf("slow member's backlog reached %d bytes in one pass; want it cut off by %d (limit + one early write)", slow.buffered, max)
